@@ -1,5 +1,7 @@
 //! Judging (PRM/ORM) as a yes/no question: a candidate's score is P(yes) / (P(yes) + P(no)) read
-//! from the logits at the first answer position of its judging prompt.
+//! from the logits at the first answer position of its judging prompt. The same logits, as the
+//! most likely first tokens with their log-probabilities, are what `ponder serve` answers to a
+//! `logprobs` request.
 //!
 //! The yes and no token ids are resolved from the vocabulary: the first token of `yes`, ` yes`,
 //! `Yes`, ` Yes` (and the same for no), with ids that start both words dropped. The judging prompts
@@ -93,6 +95,65 @@ pub(super) fn judge(
             lm.describe()
         )
     })?;
+    let mut scores = vec![f64::NAN; request.prompts.len()];
+    first_logits(lm, config, lora, request, control, |seq, logits| {
+        scores[seq] = yes_no.p_yes(logits)?;
+        Ok(())
+    })?;
+    Ok(scores)
+}
+
+/// The `top` most likely first answer tokens of each prompt of `request`, as (text, natural
+/// log-probability), most likely first: the logprobs `ponder serve` returns.
+pub(super) fn first_token_logprobs(
+    lm: &LoadedModel,
+    config: &LlamaConfig,
+    lora: Option<&mut LlamaLoraAdapter>,
+    request: &JudgeRequest,
+    top: usize,
+    control: &Control,
+) -> Result<Vec<Vec<(String, f64)>>> {
+    let mut out = vec![Vec::new(); request.prompts.len()];
+    let vocab = lm.model.vocab();
+    first_logits(lm, config, lora, request, control, |seq, logits| {
+        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let log_sum = f64::from(max)
+            + logits
+                .iter()
+                .map(|&l| f64::from(l - max).exp())
+                .sum::<f64>()
+                .ln();
+        let mut ids: Vec<usize> = (0..logits.len()).collect();
+        ids.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
+        out[seq] = ids
+            .into_iter()
+            .take(top.max(1))
+            .map(|id| {
+                let bytes = vocab.token_to_piece(LlamaToken(id as i32), true, None);
+                (
+                    String::from_utf8_lossy(&bytes).into_owned(),
+                    f64::from(logits[id]) - log_sum,
+                )
+            })
+            .collect();
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Decodes every judging prompt (sharing their common prefix) and hands the logits at each
+/// prompt's end to `read`, with the prompt's index.
+fn first_logits(
+    lm: &LoadedModel,
+    config: &LlamaConfig,
+    lora: Option<&mut LlamaLoraAdapter>,
+    request: &JudgeRequest,
+    control: &Control,
+    mut read: impl FnMut(usize, &[f32]) -> Result<()>,
+) -> Result<()> {
+    if request.prompts.is_empty() {
+        return Ok(());
+    }
     let prompts = request
         .prompts
         .iter()
@@ -143,14 +204,13 @@ pub(super) fn judge(
             .map_err(|e| anyhow!("{e}"))
             .context("llama.cpp failed on the judging prompt")?;
     }
-    let mut scores = vec![f64::NAN; n];
     let mut waiting: Vec<(usize, i32)> = Vec::new();
     batch.clear();
     for (seq, prompt) in prompts.iter().enumerate() {
         for (pos, &token) in prompt.iter().enumerate().skip(prefix) {
             if batch.n_tokens() as usize == n_batch {
                 control.checkpoint()?;
-                flush(&mut ctx, &mut batch, &mut waiting, &mut scores, yes_no)?;
+                flush(&mut ctx, &mut batch, &mut waiting, &mut read)?;
             }
             let last = pos + 1 == prompt.len();
             batch.add(token, pos as i32, &[seq as i32], last)?;
@@ -160,17 +220,15 @@ pub(super) fn judge(
         }
     }
     control.checkpoint()?;
-    flush(&mut ctx, &mut batch, &mut waiting, &mut scores, yes_no)?;
-    Ok(scores)
+    flush(&mut ctx, &mut batch, &mut waiting, &mut read)
 }
 
-/// Decodes the batch and reads the scores of the prompts that ended in it.
+/// Decodes the batch and reads the logits of the prompts that ended in it.
 fn flush(
     ctx: &mut llama_cpp_2::context::LlamaContext<'_>,
     batch: &mut LlamaBatch<'_>,
     waiting: &mut Vec<(usize, i32)>,
-    scores: &mut [f64],
-    yes_no: &YesNo,
+    read: &mut impl FnMut(usize, &[f32]) -> Result<()>,
 ) -> Result<()> {
     if batch.n_tokens() == 0 {
         return Ok(());
@@ -179,7 +237,7 @@ fn flush(
         .map_err(|e| anyhow!("{e}"))
         .context("llama.cpp failed on a judging prompt")?;
     for (seq, at) in waiting.drain(..) {
-        scores[seq] = yes_no.p_yes(ctx.get_logits_ith(at))?;
+        read(seq, ctx.get_logits_ith(at))?;
     }
     batch.clear();
     Ok(())

@@ -206,6 +206,32 @@ impl LlamaEngine {
     pub fn config(&self) -> &LlamaConfig {
         &self.config
     }
+
+    /// The `top` most likely first answer tokens of each judging prompt with their natural
+    /// log-probabilities, from the model that judges (the judge model or LoRA when configured).
+    pub fn first_token_logprobs(
+        &mut self,
+        request: &JudgeRequest,
+        top: usize,
+        control: &Control,
+    ) -> Result<Vec<Vec<(String, f64)>>> {
+        match &mut self.judge {
+            Judge::Same => {
+                judge::first_token_logprobs(&self.model, &self.config, None, request, top, control)
+            }
+            Judge::Lora(adapter) => judge::first_token_logprobs(
+                &self.model,
+                &self.config,
+                Some(adapter),
+                request,
+                top,
+                control,
+            ),
+            Judge::Other(model) => {
+                judge::first_token_logprobs(model, &self.config, None, request, top, control)
+            }
+        }
+    }
 }
 
 impl Engine for LlamaEngine {
