@@ -40,6 +40,8 @@ pub struct ConfigFile {
     pub test_cmd: Option<String>,
     /// The llama.cpp engine's table, read by `model::llama::LlamaConfig`.
     pub llama: Option<toml::Value>,
+    /// The OpenAI-compatible engine's table, read by `model::openai::OpenAiConfig`.
+    pub openai: Option<toml::Value>,
     /// Per-stage overrides of N and k, by stage name.
     #[serde(default)]
     pub stage: BTreeMap<String, StageOverride>,
@@ -116,6 +118,7 @@ pub fn apply(settings: &mut Settings, file: ConfigFile) -> Result<()> {
         test_cmd,
         stage,
         llama: _,
+        openai: _,
     } = file;
     if let Some(budget) = budget {
         let strategy = settings.search.strategy;

@@ -1,5 +1,6 @@
 //! `ponder doctor`: what ponder would run on, and whether it fits (see
-//! [`crate::model::llama::doctor`]).
+//! [`crate::model::llama::doctor`]); with `--server`, what an OpenAI-compatible server honours
+//! (see [`crate::model::openai::doctor`]).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,6 +11,7 @@ use clap::Args;
 use crate::config;
 use crate::model::llama::LlamaConfig;
 use crate::model::llama::doctor::report;
+use crate::model::openai::OpenAiConfig;
 
 /// What `ponder doctor` takes.
 #[derive(Debug, Args)]
@@ -17,12 +19,28 @@ pub struct DoctorArgs {
     /// The GGUF model to check (default: config `[llama] model` or PONDER_MODEL).
     #[arg(long, value_name = "FILE")]
     model: Option<PathBuf>,
+    /// Check an OpenAI-compatible server instead: reachability, models, and whether streaming,
+    /// `n`, logprobs and grammars work (no URL: config `[openai] base_url`).
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "", conflicts_with = "model")]
+    server: Option<String>,
     /// Prompt tokens to plan a stage for.
     #[arg(long, default_value_t = 4096)]
     prompt: u64,
 }
 
 pub fn doctor(args: DoctorArgs) -> Result<ExitCode> {
+    if let Some(url) = args.server {
+        let mut openai = OpenAiConfig::load()?;
+        if !url.is_empty() {
+            openai.base_url = Some(url);
+        }
+        let ok = crate::model::openai::doctor::report(&openai, &mut std::io::stdout().lock())?;
+        return Ok(if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
     let settings = config::load_settings()?;
     let mut llama = LlamaConfig::load()?;
     if let Some(model) = args.model {

@@ -10,6 +10,7 @@ use clap::Args;
 use crate::event::{Issue, Outcome, SearchSettings, SearchStrategy, Settings};
 use crate::model::Engine;
 use crate::model::llama::{LlamaConfig, LlamaEngine};
+use crate::model::openai::{OpenAiConfig, OpenAiEngine};
 use crate::model::scripted::ScriptedEngine;
 use crate::pipeline::{self, SessionSpec};
 use crate::{config, demo as demo_repo, headless, session, tui};
@@ -103,6 +104,10 @@ pub struct FixArgs {
     /// Play prepared responses from a script file instead of a model.
     #[arg(long, value_name = "FILE")]
     script: Option<PathBuf>,
+    /// Use an OpenAI-compatible server (vLLM, llama-server, Ollama, `ponder serve`…) instead of
+    /// a local model, e.g. http://gpu-box:8000/v1 (default: config `[openai] base_url`).
+    #[arg(long, value_name = "URL", conflicts_with_all = ["model", "script"])]
+    server: Option<String>,
     /// Regression test command run on the original and patched code.
     #[arg(long, value_name = "CMD")]
     test_cmd: Option<String>,
@@ -152,7 +157,16 @@ pub fn fix(args: FixArgs) -> Result<ExitCode> {
             if let Some(model) = args.model {
                 llama.model = Some(model);
             }
-            Box::new(LlamaEngine::load(llama)?)
+            let mut openai = OpenAiConfig::load()?;
+            // A server when asked for, or when the config names one and no local model.
+            if args.server.is_some() || (llama.model.is_none() && openai.base_url.is_some()) {
+                if let Some(url) = args.server {
+                    openai.base_url = Some(url);
+                }
+                Box::new(OpenAiEngine::connect(openai)?)
+            } else {
+                Box::new(LlamaEngine::load(llama)?)
+            }
         }
     };
     run_session(args.repo, issue, settings, &args.run, engine)

@@ -9,6 +9,7 @@
 pub mod gguf;
 pub mod grammar;
 pub mod llama;
+pub mod openai;
 pub mod scripted;
 pub mod stop;
 pub mod template;
