@@ -11,5 +11,6 @@ pub mod model;
 pub mod pipeline;
 pub mod repo;
 pub mod sandbox;
+pub mod serve;
 pub mod session;
 pub mod tui;

@@ -4,6 +4,7 @@ mod bench;
 mod doctor;
 mod eval;
 mod replay;
+mod serve;
 mod session;
 mod shortlist;
 mod tool;
@@ -46,6 +47,8 @@ enum CommandLine {
     Eval(eval::EvalCommand),
     /// Check the llama.cpp backend, devices, model and memory.
     Doctor(doctor::DoctorArgs),
+    /// Serve a GGUF as an OpenAI-compatible endpoint (for `ponder fix --server`).
+    Serve(serve::ServeArgs),
     /// Benchmarks that print their figures beside a comparison.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -64,5 +67,6 @@ pub fn run() -> Result<ExitCode> {
         CommandLine::Eval(command) => eval::run(command),
         CommandLine::Doctor(args) => doctor::doctor(args),
         CommandLine::Bench(command) => bench::run(command),
+        CommandLine::Serve(args) => serve::serve(args),
     }
 }

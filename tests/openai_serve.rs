@@ -1,0 +1,334 @@
+//! The OpenAI-compatible client against `ponder serve` running a tiny random-weight GGUF on
+//! loopback: streamed candidates equal to the local engine's, `n`, logprobs equal to the local
+//! model's, grammars, the API key, `ponder doctor --server`, cancellation, and a server
+//! process killed mid-stream.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as Process, Stdio};
+use std::sync::{Arc, Mutex};
+
+use ponder::event::{Beam, Channel, Command, Control, Stage};
+use ponder::model::llama::{LlamaConfig, LlamaEngine};
+use ponder::model::openai::judge::p_yes;
+use ponder::model::openai::retry::RecordingSleeper;
+use ponder::model::openai::wire::TopLogprob;
+use ponder::model::openai::{OpenAiConfig, OpenAiEngine};
+use ponder::model::{
+    Engine, GenerateRequest, Generation, Judge, JudgeRequest, Message, Sampling, TokenSink,
+};
+use ponder::serve::{ServeOptions, Server};
+use support::gguf::{Arch, Synth};
+
+fn tiny() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tiny-qwen2.gguf");
+    Synth::tiny(Arch::Qwen2).write(&path).unwrap();
+    (dir, path)
+}
+
+fn llama(path: &Path) -> LlamaEngine {
+    LlamaEngine::load(LlamaConfig {
+        model: Some(path.to_path_buf()),
+        n_ctx: 2048,
+        n_threads: Some(1),
+        ..LlamaConfig::default()
+    })
+    .unwrap()
+}
+
+fn serve(path: &Path, api_key: Option<&str>) -> Server {
+    Server::start(
+        llama(path),
+        ServeOptions {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            api_key: api_key.map(str::to_string),
+            model_name: "tiny".into(),
+        },
+    )
+    .unwrap()
+}
+
+fn client_config(url: &str) -> OpenAiConfig {
+    OpenAiConfig {
+        base_url: Some(url.to_string()),
+        backoff_ms: 10,
+        ..OpenAiConfig::default()
+    }
+}
+
+fn client(url: &str) -> OpenAiEngine {
+    OpenAiEngine::with_sleeper(client_config(url), Arc::new(RecordingSleeper::default())).unwrap()
+}
+
+fn request(n: u32, think: u32, answer: u32) -> GenerateRequest {
+    GenerateRequest {
+        stage: Stage::Localize,
+        messages: vec![
+            Message::system("You localize faults."),
+            Message::user("The config loader fails on an empty file. Where?"),
+        ],
+        n,
+        think_budget: think,
+        answer_budget: answer,
+        sampling: Sampling {
+            temperature: 0.9,
+            seed: 11,
+            ..Sampling::default()
+        },
+        stop: Vec::new(),
+        grammar: None,
+        round: 1,
+    }
+}
+
+#[derive(Default)]
+struct Recorder {
+    pieces: Vec<(Beam, Channel, String)>,
+}
+
+impl TokenSink for Recorder {
+    fn token(&mut self, beam: Beam, channel: Channel, text: &str) {
+        self.pieces.push((beam, channel, text.to_string()));
+    }
+}
+
+fn run(engine: &mut dyn Engine, request: &GenerateRequest) -> (Vec<Generation>, Recorder) {
+    let mut sink = Recorder::default();
+    let out = engine
+        .generate(request, &mut sink, &Control::new())
+        .unwrap();
+    (out, sink)
+}
+
+#[test]
+fn streamed_candidates_equal_the_local_engines() {
+    let (_dir, path) = tiny();
+    let server = serve(&path, None);
+    let mut remote = client(&server.url());
+    assert_eq!(remote.model(), "tiny");
+    let mut local = llama(&path);
+    let req = request(3, 12, 12);
+    let (over_http, sink) = run(&mut remote, &req);
+    let (in_process, _) = run(&mut local, &req);
+    assert_eq!(over_http.len(), 3);
+    for (a, b) in over_http.iter().zip(&in_process) {
+        assert_eq!((a.beam, &a.think, &a.answer), (b.beam, &b.think, &b.answer));
+    }
+    assert!(over_http.iter().any(|g| !g.think.is_empty()));
+    // Thinking arrived (as reasoning_content) and streamed piece by piece.
+    let think_pieces = sink
+        .pieces
+        .iter()
+        .filter(|(_, c, _)| *c == Channel::Think)
+        .count();
+    assert!(think_pieces > 3, "{think_pieces}");
+    // Different seeds per candidate: not all the same.
+    assert!(
+        over_http
+            .iter()
+            .any(|g| (&g.think, &g.answer) != (&over_http[0].think, &over_http[0].answer))
+    );
+}
+
+#[test]
+fn judging_over_http_reads_the_served_model_logprobs() {
+    let (_dir, path) = tiny();
+    let server = serve(&path, None);
+    let mut remote = OpenAiEngine::with_sleeper(
+        OpenAiConfig {
+            // The tiny vocabulary has ~300 tokens: ask for all of them.
+            top_logprobs: 1000,
+            ..client_config(&server.url())
+        },
+        Arc::new(RecordingSleeper::default()),
+    )
+    .unwrap();
+    let mut local = llama(&path);
+    let request = JudgeRequest {
+        stage: Stage::Patch,
+        judge: Judge::Prm,
+        prompts: ["a.py", "b.py", "c.py"]
+            .iter()
+            .map(|f| {
+                vec![
+                    Message::system("Answer yes or no."),
+                    Message::user(format!("Is the fault in {f}?")),
+                ]
+            })
+            .collect(),
+        answers: vec!["a".into(), "b".into(), "c".into()],
+    };
+    let over_http = remote.judge(&request, &Control::new()).unwrap();
+    // The served logprobs are the local model's: P(yes) from them is the same number.
+    let local_top = local
+        .first_token_logprobs(&request, 1000, &Control::new())
+        .unwrap();
+    assert_eq!(over_http.len(), 3);
+    for (score, top) in over_http.iter().zip(&local_top) {
+        let alternatives: Vec<TopLogprob> = top
+            .iter()
+            .map(|(token, logprob)| TopLogprob {
+                token: token.clone(),
+                logprob: *logprob,
+            })
+            .collect();
+        let expected = p_yes(&alternatives).unwrap();
+        // The server decodes each prompt alone, the local call all three in one batch: the
+        // float sums differ in the last digits.
+        assert!((score - expected).abs() < 1e-5, "{score} vs {expected}");
+        let mass: f64 = top.iter().map(|(_, lp)| lp.exp()).sum();
+        assert!(
+            (mass - 1.0).abs() < 1e-6,
+            "the whole vocabulary sums to {mass}"
+        );
+    }
+    // Different prompts, different scores: the judgement reads each prompt.
+    assert!(over_http[0] != over_http[1] || over_http[1] != over_http[2]);
+}
+
+#[test]
+fn grammars_constrain_served_answers() {
+    let (_dir, path) = tiny();
+    let server = serve(&path, None);
+    let mut remote = client(&server.url());
+    let mut req = request(4, 6, 8);
+    req.grammar = Some("root ::= \"alpha\" | \"beta\"".into());
+    let (out, _) = run(&mut remote, &req);
+    assert_eq!(out.len(), 4);
+    for g in &out {
+        assert!(g.answer == "alpha" || g.answer == "beta", "{g:?}");
+    }
+}
+
+#[test]
+fn the_api_key_is_required_when_set() {
+    let (_dir, path) = tiny();
+    // Cargo sets CARGO_MANIFEST_DIR for test runs: the key the client reads from it.
+    let key = std::env::var("CARGO_MANIFEST_DIR").unwrap();
+    let server = serve(&path, Some(&key));
+    let err = OpenAiEngine::connect(client_config(&server.url()))
+        .err()
+        .expect("connected without a key");
+    let err = format!("{err:#}");
+    assert!(err.contains("401") && err.contains("api_key_env"), "{err}");
+    let mut remote = OpenAiEngine::connect(OpenAiConfig {
+        api_key_env: Some("CARGO_MANIFEST_DIR".into()),
+        ..client_config(&server.url())
+    })
+    .unwrap();
+    let (out, _) = run(&mut remote, &request(1, 2, 2));
+    assert_eq!(out.len(), 1);
+}
+
+#[test]
+fn doctor_reports_what_ponder_serve_honours() {
+    let (_dir, path) = tiny();
+    let server = serve(&path, None);
+    let mut out = Vec::new();
+    let ok =
+        ponder::model::openai::doctor::report(&client_config(&server.url()), &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(ok, "{text}");
+    for line in [
+        "reachable   ✓ lists 1 model(s): tiny",
+        "n           ✓ 2 choices",
+        "logprobs    ✓",
+        "grammar     ✓ `grammar` constrains the answer",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+    let mut out = Vec::new();
+    let nobody = client_config("http://127.0.0.1:9");
+    assert!(!ponder::model::openai::doctor::report(&nobody, &mut out).unwrap());
+    assert!(String::from_utf8(out).unwrap().contains("reachable   ✗"));
+}
+
+/// Sends Abort on the first piece.
+struct AbortOnFirst {
+    control: Arc<Control>,
+}
+
+impl TokenSink for AbortOnFirst {
+    fn token(&mut self, _: Beam, _: Channel, _: &str) {
+        self.control.send(Command::Abort);
+    }
+}
+
+#[test]
+fn abort_ends_the_request_and_the_server_goes_on() {
+    let (_dir, path) = tiny();
+    let server = serve(&path, None);
+    let mut remote = client(&server.url());
+    let control = Arc::new(Control::new());
+    let mut sink = AbortOnFirst {
+        control: control.clone(),
+    };
+    let err = remote
+        .generate(&request(2, 1500, 400), &mut sink, &control)
+        .unwrap_err();
+    assert!(err.to_string().contains("aborted"), "{err:#}");
+    // The server dropped the aborted job and serves the next request.
+    let (out, _) = run(&mut remote, &request(1, 2, 2));
+    assert_eq!(out.len(), 1);
+}
+
+/// Kills the server process on the first piece.
+struct KillOnFirst {
+    child: Arc<Mutex<Child>>,
+    pieces: usize,
+}
+
+impl TokenSink for KillOnFirst {
+    fn token(&mut self, _: Beam, _: Channel, _: &str) {
+        self.pieces += 1;
+        let _ = self.child.lock().unwrap().kill();
+    }
+}
+
+#[test]
+fn a_server_killed_mid_stream_fails_the_candidate_after_one_retry() {
+    let (_dir, path) = tiny();
+    let mut child = Process::new(env!("CARGO_BIN_EXE_ponder"))
+        .args(["serve", "--port", "0", "--model"])
+        .arg(&path)
+        .env("PONDER_CONFIG", path.with_extension("absent.toml"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    let sleeper = RecordingSleeper::default();
+    let mut remote = OpenAiEngine::with_sleeper(
+        OpenAiConfig {
+            max_retries: 2,
+            ..client_config(&url)
+        },
+        Arc::new(sleeper.clone()),
+    )
+    .unwrap();
+    let child = Arc::new(Mutex::new(child));
+    let mut sink = KillOnFirst {
+        child: child.clone(),
+        pieces: 0,
+    };
+    let err = remote
+        .generate(&request(1, 3000, 500), &mut sink, &Control::new())
+        .unwrap_err();
+    let _ = child.lock().unwrap().wait();
+    let err = format!("{err:#}");
+    assert!(err.contains("every candidate"), "{err}");
+    assert!(err.contains("cannot reach the server"), "{err}");
+    // The cut stream was retried once; that retry found no server and backed off twice.
+    assert_eq!(sleeper.waits().len(), 2);
+}
