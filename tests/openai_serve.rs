@@ -246,6 +246,15 @@ fn doctor_reports_what_ponder_serve_honours() {
     assert!(String::from_utf8(out).unwrap().contains("reachable   ✗"));
 }
 
+/// A request whose answers must be 600 tokens long (the tiny model would otherwise stop at a
+/// random end-of-generation token within a few dozen): far more than the few tokens the server
+/// decodes before it notices its client is gone.
+fn long_answer(n: u32) -> GenerateRequest {
+    let mut req = request(n, 0, 700);
+    req.grammar = Some("root ::= \"x\"{600}".into());
+    req
+}
+
 /// Sends Abort on the first piece.
 struct AbortOnFirst {
     control: Arc<Control>,
@@ -267,12 +276,40 @@ fn abort_ends_the_request_and_the_server_goes_on() {
         control: control.clone(),
     };
     let err = remote
-        .generate(&request(2, 1500, 400), &mut sink, &control)
+        .generate(&long_answer(2), &mut sink, &control)
         .unwrap_err();
     assert!(err.to_string().contains("aborted"), "{err:#}");
-    // The server dropped the aborted job and serves the next request.
+    // The server noticed the hang-up and stopped the job (waiting for its state to say so; the
+    // deadline only guards against a hang).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let health = loop {
+        let health = get_health(&server);
+        if health["aborted"] == 1 || std::time::Instant::now() > deadline {
+            break health;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(health["aborted"], 1, "{health}");
+    assert_eq!(health["served"], 0, "{health}");
+    // And it serves the next request.
     let (out, _) = run(&mut remote, &request(1, 2, 2));
     assert_eq!(out.len(), 1);
+    assert_eq!(get_health(&server)["served"], 1);
+}
+
+/// `GET /health` by hand.
+fn get_health(server: &Server) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+    write!(
+        stream,
+        "GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    let body = text.split_once("\r\n\r\n").unwrap().1;
+    serde_json::from_str(body).unwrap()
 }
 
 /// Kills the server process on the first piece.
@@ -323,7 +360,7 @@ fn a_server_killed_mid_stream_fails_the_candidate_after_one_retry() {
         pieces: 0,
     };
     let err = remote
-        .generate(&request(1, 3000, 500), &mut sink, &Control::new())
+        .generate(&long_answer(1), &mut sink, &Control::new())
         .unwrap_err();
     let _ = child.lock().unwrap().wait();
     let err = format!("{err:#}");

@@ -28,6 +28,9 @@ use crate::model::{GenerateRequest, Generation, Judge, JudgeRequest, Message, Sa
 /// Most candidates one request may ask for.
 const MAX_N: u32 = 64;
 
+/// How often a waiting stream sends an SSE comment.
+const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Handles one chat completion.
 pub async fn completions(state: Arc<AppState>, body: Bytes) -> Response {
     let request: ChatRequest = match serde_json::from_slice(&body) {
@@ -50,7 +53,8 @@ pub async fn completions(state: Arc<AppState>, body: Bytes) -> Response {
         Ok(generate) => generate,
         Err(message) => return error_response(StatusCode::BAD_REQUEST, &message),
     };
-    let (out, rx) = mpsc::channel(1024);
+    // Small, so the engine runs at most this many pieces ahead of a client that went away.
+    let (out, rx) = mpsc::channel(32);
     let control = Arc::new(Control::new());
     let job = Job::Generate {
         request: generate.clone(),
@@ -198,7 +202,23 @@ fn stream(
         if tx.send(reply.chunk(role, None)).await.is_err() {
             return;
         }
-        while let Some(out) = rx.recv().await {
+        // While the job waits in the queue (or reads a long prompt), comments keep the client's
+        // silence timeout from firing.
+        let mut keep_alive = tokio::time::interval(KEEP_ALIVE);
+        keep_alive.tick().await;
+        loop {
+            let out = tokio::select! {
+                out = rx.recv() => match out {
+                    Some(out) => out,
+                    None => break,
+                },
+                _ = keep_alive.tick() => {
+                    if tx.send(Bytes::from_static(b": keep-alive\n\n")).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+            };
             let bytes = match out {
                 Out::Piece(beam, channel, text) => {
                     let delta = match channel {

@@ -2,7 +2,7 @@
 //! box can serve a team's ponder sessions (`ponder fix --server http://box:8080/v1`).
 //!
 //! Routes: `GET /v1/models`, `POST /v1/chat/completions` (streaming, `n`, `logprobs` for
-//! one-token answers, `grammar`), `GET /health`. It binds to 127.0.0.1 unless told otherwise;
+//! one-token answers, `grammar`), `GET /health` (queue and counts). It binds to 127.0.0.1 unless told otherwise;
 //! with an API key every `/v1` route wants `Authorization: Bearer KEY`. The engine runs on one
 //! thread behind a queue (see [`worker`]): the candidates of one request share their prompt in
 //! one batch, concurrent requests wait their turn.
@@ -120,10 +120,15 @@ impl Drop for Server {
 
 fn router(state: Arc<AppState>) -> Router {
     Router::new()
-        .route("/health", get(|| async { "ok" }))
+        .route("/health", get(health))
         .route("/v1/models", get(models))
         .route("/v1/chat/completions", post(completions))
         .with_state(state)
+}
+
+/// Liveness and the engine thread's counts (no key needed: it reveals no content).
+async fn health(State(state): State<Arc<AppState>>) -> Response {
+    axum::Json(state.worker.stats.json()).into_response()
 }
 
 async fn models(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
