@@ -369,3 +369,43 @@ fn a_server_killed_mid_stream_fails_the_candidate_after_one_retry() {
     // The cut stream was retried once; that retry found no server and backed off twice.
     assert_eq!(sleeper.waits().len(), 2);
 }
+
+#[test]
+fn a_whole_session_runs_over_http_and_its_journal_holds_no_key() {
+    let (dir, path) = tiny();
+    let key = std::env::var("CARGO_MANIFEST_DIR").unwrap();
+    let server = serve(&path, Some(&key));
+    let remote = OpenAiEngine::connect(OpenAiConfig {
+        api_key_env: Some("CARGO_MANIFEST_DIR".into()),
+        ..client_config(&server.url())
+    })
+    .unwrap();
+    let repo = dir.path().join("repo");
+    support::fixture_repo(
+        &repo,
+        &[("app.py", "def load(text):\n    return text.split()\n")],
+    );
+    let mut settings = ponder::config::default_settings();
+    settings.search = ponder::event::SearchSettings::for_budget(2);
+    settings.think_budget = 8;
+    settings.answer_budget = 16;
+    let journal = dir.path().join("session.jsonl");
+    let mut spec = support::spec(&repo, "load fails on empty text", settings);
+    spec.journal = Some(journal.clone());
+    let mut running = ponder::pipeline::start(spec, Box::new(remote)).unwrap();
+    let mut finished = 0;
+    while let Some(envelope) = running.events.blocking_recv() {
+        match envelope.event {
+            ponder::event::Event::CandidateFinished { .. } => finished += 1,
+            ponder::event::Event::SessionFinished { .. } => break,
+            _ => {}
+        }
+    }
+    running.thread.join().unwrap();
+    // The random model's answers do not parse, but its candidates streamed through the pipeline.
+    assert!(finished >= 2, "{finished} candidates finished");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert!(text.contains("\"kind\":\"openai\""), "{text}");
+    assert!(text.contains(&server.url()));
+    assert!(!text.contains(&key), "the API key is in the journal");
+}
