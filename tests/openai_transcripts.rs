@@ -380,3 +380,61 @@ fn no_server_listening_is_a_clear_error_after_the_retries() {
     assert!(err.contains("cannot reach the server"), "{err}");
     assert_eq!(sleeper.waits().len(), 2);
 }
+
+fn with_grammar(n: u32) -> GenerateRequest {
+    let mut req = request(n);
+    req.grammar = Some(ponder::model::grammar::json_list_of(
+        &["minicfg/loader.py".to_string()],
+        1,
+    ));
+    req
+}
+
+#[test]
+fn an_answer_off_the_grammar_is_asked_for_once_more() {
+    let server = ReplayServer::start(vec![
+        Reply::Sse(fixture("vllm_reasoning.sse")),
+        Reply::Sse(fixture("ollama_inline.sse")),
+    ]);
+    let (mut engine, _) = engine(config(&server));
+    let mut sink = Recorder::default();
+    let out = engine
+        .generate(&with_grammar(2), &mut sink, &Control::new())
+        .unwrap();
+    assert_eq!(out[0].answer, "[\"minicfg/loader.py\"]");
+    // Candidate 1 answered parse.py, which the grammar does not allow: asked again, alone.
+    assert_eq!(out[1].answer, "[\"minicfg/loader.py\"]");
+    assert!(
+        sink.text(1, Channel::Think)
+            .contains("did not follow the grammar")
+    );
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2);
+    assert!(
+        seen[0].body["grammar"]
+            .as_str()
+            .unwrap()
+            .contains("loader.py")
+    );
+    assert!(seen[1].body.get("n").is_none());
+    assert_eq!(
+        seen[1].body["seed"].as_u64().unwrap(),
+        seen[0].body["seed"].as_u64().unwrap() + 1
+    );
+}
+
+#[test]
+fn an_answer_off_the_grammar_twice_is_kept_for_the_pipeline_to_judge() {
+    let server = ReplayServer::start(vec![
+        Reply::Sse(fixture("ollama_second.sse")),
+        Reply::Sse(fixture("ollama_second.sse")),
+    ]);
+    let (mut engine, _) = engine(config(&server));
+    let (out, _) = {
+        let mut sink = Recorder::default();
+        let out = engine.generate(&with_grammar(1), &mut sink, &Control::new());
+        (out, sink)
+    };
+    assert_eq!(out.unwrap()[0].answer, "[\"minicfg/parse.py\"]");
+    assert_eq!(server.seen().len(), 2);
+}

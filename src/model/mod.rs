@@ -8,6 +8,7 @@
 
 pub mod gguf;
 pub mod grammar;
+pub mod grammar_check;
 pub mod llama;
 pub mod openai;
 pub mod scripted;

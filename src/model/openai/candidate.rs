@@ -104,9 +104,16 @@ impl CandidateText {
         self.finished = true;
     }
 
-    /// Starts the candidate again (its stream was cut), remembering what was shown.
-    pub fn restart(&mut self) {
-        let shown = self.shown;
+    /// The answer so far.
+    pub fn answer(&self) -> &str {
+        &self.answer
+    }
+
+    /// Starts the candidate again. After a cut stream (`replay`: the same request again) what
+    /// was shown is remembered and not shown twice; after a refused answer the new attempt is
+    /// shown in full (the finished answer replaces what was streamed, in the session's state).
+    pub fn restart(&mut self, replay: bool) {
+        let shown = if replay { self.shown } else { (0, 0) };
         *self = CandidateText::new(self.beam, &self.stops.clone(), self.answer_budget);
         self.shown = shown;
     }
@@ -206,7 +213,7 @@ mod tests {
         let mut out = Vec::new();
         c.reasoning("think", &mut out);
         c.content("ans", &mut out);
-        c.restart();
+        c.restart(true);
         c.reasoning("think more", &mut out);
         c.content("answer", &mut out);
         c.finish(&mut out);

@@ -15,6 +15,9 @@
 //! Faults: see [`retry`] (429, 5xx, no connection) and [`stream`] (a cut stream is retried once
 //! for the candidates that had not finished; a second cut, or a refusal, fails those candidates
 //! only: they come back with an empty answer and a note in their thinking, and the others go on).
+//! Grammars go in the field the config names; answers are also checked against the grammar
+//! ([`crate::model::grammar_check`]) and one that does not follow it — a server that cannot
+//! constrain, or ignores the field — is asked for once more, then kept as it is.
 
 pub mod candidate;
 pub mod config;
@@ -36,6 +39,7 @@ use anyhow::{Context, Result, anyhow};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
+use super::grammar_check::Grammar;
 use super::{Engine, GenerateRequest, Generation, JudgeRequest, TokenSink};
 use crate::event::{Beam, Channel, Control, EngineInfo};
 use candidate::{CandidateText, Piece};
@@ -115,6 +119,8 @@ struct Shared {
     http: Arc<Http>,
     model: Arc<str>,
     request: GenerateRequest,
+    /// The request's grammar, to check answers against (when ponder can read it).
+    grammar: Option<Grammar>,
     permits: Semaphore,
 }
 
@@ -154,6 +160,10 @@ impl Engine for OpenAiEngine {
             http: self.http.clone(),
             model: self.model.clone(),
             request: request.clone(),
+            grammar: request
+                .grammar
+                .as_deref()
+                .and_then(|g| Grammar::parse(g).ok()),
             permits: Semaphore::new(self.config.max_concurrent as usize),
         });
         let together = self.config.n == NMode::Auto && self.n_works && request.n > 1;
@@ -307,6 +317,7 @@ async fn run_group(
         .map(|&beam| CandidateText::new(beam, &request.stop, request.answer_budget))
         .collect();
     let mut cut_before = false;
+    let mut refused_before = false;
     let mut unserved = Vec::new();
     loop {
         let mut pending: Vec<&mut CandidateText> =
@@ -327,21 +338,42 @@ async fn run_group(
             Ok(response) => {
                 match stream::read(response, &mut pending, &pieces, shared.http.timeout).await {
                     StreamEnd::Done { served } => {
-                        unserved.extend(
-                            pending
-                                .iter()
-                                .zip(served)
-                                .filter(|(_, s)| !s)
-                                .map(|(c, _)| c.beam),
-                        );
-                        break;
+                        let mut refused = Vec::new();
+                        for (candidate, served) in pending.iter_mut().zip(served) {
+                            if !served {
+                                unserved.push(candidate.beam);
+                            } else if let Some(grammar) = &shared.grammar
+                                && !refused_before
+                                && !grammar.accepts(candidate.answer())
+                            {
+                                refused.push(candidate.beam);
+                                candidate.restart(false);
+                            }
+                        }
+                        if refused.is_empty() {
+                            break;
+                        }
+                        // The server did not keep to the grammar: ask once more.
+                        refused_before = true;
+                        for beam in refused {
+                            let note = "\n[ponder: the answer did not follow the grammar; asking \
+                                        once more]\n";
+                            if pieces
+                                .send((beam, Channel::Think, note.into()))
+                                .await
+                                .is_err()
+                            {
+                                return result;
+                            }
+                        }
+                        continue;
                     }
                     StreamEnd::Closed => return result,
                     StreamEnd::Cut(_) if !cut_before => {
                         cut_before = true;
                         for candidate in pending {
                             if !candidate.is_finished() {
-                                candidate.restart();
+                                candidate.restart(true);
                             }
                         }
                         continue;
