@@ -438,3 +438,30 @@ fn an_answer_off_the_grammar_twice_is_kept_for_the_pipeline_to_judge() {
     assert_eq!(out.unwrap()[0].answer, "[\"minicfg/parse.py\"]");
     assert_eq!(server.seen().len(), 2);
 }
+
+#[test]
+fn credentials_in_the_server_address_are_never_recorded_or_shown() {
+    let server = ReplayServer::start(vec![Reply::Status(
+        400,
+        r#"{"error":{"message":"no"}}"#.into(),
+        None,
+    )]);
+    let url = server.url.replace("http://", "http://alice:hunter2@");
+    let (mut engine, _) = engine(OpenAiConfig {
+        base_url: Some(url),
+        ..config(&server)
+    });
+    let journaled = serde_json::to_string(&engine.info()).unwrap();
+    assert!(!journaled.contains("hunter2"), "{journaled}");
+    let err = format!("{:#}", generate(&mut engine, 1).0.unwrap_err());
+    assert!(!err.contains("hunter2") && err.contains("***@"), "{err}");
+    // reqwest sent them as basic auth.
+    assert!(
+        server.seen()[0]
+            .authorization
+            .as_deref()
+            .is_some_and(|a| a.starts_with("Basic ")),
+        "{:?}",
+        server.seen()[0].authorization
+    );
+}

@@ -189,6 +189,18 @@ pub fn api_root(url: &str) -> Result<String> {
     })
 }
 
+/// `url` without any `user:password@` part, for showing and recording.
+pub fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let host_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..host_end].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,6 +232,15 @@ mod tests {
                 .to_string()
                 .contains("http://")
         );
+    }
+
+    #[test]
+    fn credentials_in_the_url_are_never_shown() {
+        assert_eq!(
+            redacted("https://me:secret@box:8000/v1"),
+            "https://***@box:8000/v1"
+        );
+        assert_eq!(redacted("http://box/v1?a=b@c"), "http://box/v1?a=b@c");
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub fn report(config: &OpenAiConfig, out: &mut dyn Write) -> Result<bool> {
 }
 
 async fn probe(config: &OpenAiConfig, http: &Http, out: &mut dyn Write) -> Result<bool> {
-    writeln!(out, "server      {}", http.root)?;
+    writeln!(out, "server      {}", super::config::redacted(&http.root))?;
     match &config.api_key_env {
         Some(var) => writeln!(out, "api key     from ${var} (not shown)")?,
         None => writeln!(

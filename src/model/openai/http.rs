@@ -10,6 +10,7 @@ use anyhow::{Context, Result, anyhow};
 use reqwest::header::RETRY_AFTER;
 use serde_json::Value;
 
+use super::config::redacted;
 use super::retry::{Backoff, Sleeper, parse_retry_after, retryable};
 use super::wire::{ModelList, error_message};
 
@@ -57,19 +58,21 @@ impl Http {
     /// successful response with its body still unread.
     pub async fn post(&self, path: &str, body: &Value) -> Result<reqwest::Response> {
         let url = format!("{}/{path}", self.root);
+        // Messages name the server without any credentials in its address.
+        let shown = redacted(&url);
         let mut retry = 0;
         loop {
             let sent = self.with_key(self.client.post(&url)).json(body).send();
             let (err, retry_after) = match tokio::time::timeout(self.timeout, sent).await {
                 Err(_) => (
                     anyhow!(
-                        "the server at {url} sent no answer within {}s",
+                        "the server at {shown} sent no answer within {}s",
                         self.timeout.as_secs()
                     ),
                     None,
                 ),
                 Ok(Err(err)) => (
-                    anyhow!("cannot reach the server at {url}: {}", root_cause(&err)),
+                    anyhow!("cannot reach the server at {shown}: {}", root_cause(&err)),
                     None,
                 ),
                 Ok(Ok(response)) if response.status().is_success() => return Ok(response),
@@ -83,7 +86,7 @@ impl Http {
                     );
                     let text = response.text().await.unwrap_or_default();
                     let err = anyhow!(
-                        "the server at {url} answered {status}: {}",
+                        "the server at {shown} answered {status}: {}",
                         error_message(&text)
                     );
                     if !retryable(status) {
@@ -108,27 +111,30 @@ impl Http {
     /// `GET /models`: the model names the server lists.
     pub async fn models(&self) -> Result<Vec<String>> {
         let url = format!("{}/models", self.root);
+        let shown = redacted(&url);
         let response =
             tokio::time::timeout(self.timeout, self.with_key(self.client.get(&url)).send())
                 .await
                 .map_err(|_| {
                     anyhow!(
-                        "the server at {url} sent no answer within {}s",
+                        "the server at {shown} sent no answer within {}s",
                         self.timeout.as_secs()
                     )
                 })?
-                .map_err(|err| anyhow!("cannot reach the server at {url}: {}", root_cause(&err)))?;
+                .map_err(|err| {
+                    anyhow!("cannot reach the server at {shown}: {}", root_cause(&err))
+                })?;
         let status = response.status().as_u16();
         let text = response.text().await.unwrap_or_default();
         if !(200..300).contains(&status) {
             return Err(anyhow!(
-                "the server at {url} answered {status}: {}",
+                "the server at {shown} answered {status}: {}",
                 error_message(&text)
             )
             .context(hint(status)));
         }
         let list: ModelList = serde_json::from_str(&text)
-            .with_context(|| format!("{url} did not answer a model list"))?;
+            .with_context(|| format!("{shown} did not answer a model list"))?;
         Ok(list.data.into_iter().map(|m| m.id).collect())
     }
 }

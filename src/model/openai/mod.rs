@@ -94,7 +94,7 @@ impl OpenAiEngine {
                 .with_context(|| {
                     format!(
                         "the server at {} lists no models: set model in [openai]",
-                        http.root
+                        config::redacted(&http.root)
                     )
                 })?,
         };
@@ -141,7 +141,11 @@ impl Engine for OpenAiEngine {
         };
         EngineInfo {
             kind: "openai".to_string(),
-            description: format!("{} at {}{judging}", self.model, self.http.root),
+            description: format!(
+                "{} at {}{judging}",
+                self.model,
+                config::redacted(&self.http.root)
+            ),
             scripted: false,
         }
     }
@@ -228,7 +232,7 @@ impl Engine for OpenAiEngine {
                     )
                 })?;
                 if logprobs {
-                    judge::from_logprobs(&completion, &http.root)
+                    judge::from_logprobs(&completion, &config::redacted(&http.root))
                 } else {
                     Ok(judge::from_text(&completion))
                 }
