@@ -8,6 +8,7 @@
 //! search = "beam"         # or "evolve"
 //! think_budget = 4096     # tokens of thinking per candidate
 //! test_cmd = "pytest -q"
+//! theme = "light"       # dark, light, high-contrast, or themes/NAME.toml beside this file
 //! [stage.patch]           # explicit per-stage overrides
 //! n = 8
 //! k = 2
@@ -40,6 +41,9 @@ pub struct ConfigFile {
     pub test_cmd: Option<String>,
     /// The llama.cpp engine's table, read by `model::llama::LlamaConfig`.
     pub llama: Option<toml::Value>,
+    /// The interface's theme: dark, light, high-contrast, or `themes/NAME.toml` here (read by
+    /// the interface).
+    pub theme: Option<String>,
     /// Per-stage overrides of N and k, by stage name.
     #[serde(default)]
     pub stage: BTreeMap<String, StageOverride>,
@@ -116,6 +120,7 @@ pub fn apply(settings: &mut Settings, file: ConfigFile) -> Result<()> {
         test_cmd,
         stage,
         llama: _,
+        theme: _,
     } = file;
     if let Some(budget) = budget {
         let strategy = settings.search.strategy;

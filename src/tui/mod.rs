@@ -5,11 +5,16 @@
 //! tick runs only while a session is live, for the clock).
 
 mod app;
+mod color_depth;
+pub mod diff;
+pub mod finish;
+pub mod highlight;
+mod palette;
 mod terminal;
 mod theme;
 mod view;
 
-pub use app::{Action, App, ReplayKey, ReplayView, ViewState};
+pub use app::{Action, App, ReplayKey, ReplayView, Tab, ViewState};
 pub use theme::Theme;
 pub use view::render;
 
@@ -66,7 +71,7 @@ fn edit_in_editor(text: &str) -> Result<Option<String>> {
 }
 
 /// Shows a live session until the user quits; a session still running is aborted then.
-pub fn run(session: RunningSession) -> Result<Outcome> {
+pub fn run(session: RunningSession, theme: Theme) -> Result<Outcome> {
     let RunningSession {
         events,
         handle,
@@ -79,6 +84,7 @@ pub fn run(session: RunningSession) -> Result<Outcome> {
             events,
             handle: handle.clone(),
         },
+        &theme,
     )?;
     if !app.state.is_finished() {
         handle.send(Command::Abort);
@@ -89,11 +95,11 @@ pub fn run(session: RunningSession) -> Result<Outcome> {
 }
 
 /// Plays a recorded session until the user quits, from `start` (the state the player is at).
-pub fn replay(player: Player, start: SessionState) -> Result<()> {
+pub fn replay(player: Player, start: SessionState, theme: Theme) -> Result<()> {
     let mut app = App::new();
     app.state = start;
     app.view.replay = Some(ReplayView::default());
-    event_loop(app, Source::Replay(Box::new(player)))?;
+    event_loop(app, Source::Replay(Box::new(player)), &theme)?;
     Ok(())
 }
 
@@ -107,13 +113,16 @@ enum Source {
 }
 
 /// Waits on the next event, drains what is queued, draws at most once a frame; until quit.
-fn event_loop(mut app: App, mut source: Source) -> Result<App> {
+fn event_loop(mut app: App, mut source: Source, theme: &Theme) -> Result<App> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the interface's runtime")?;
     let mut guard = TerminalGuard::enter()?;
-    let theme = Theme::builtin();
+    let (ready, mut highlighted) = tokio::sync::mpsc::unbounded_channel::<()>();
+    app.highlighter = highlight::Highlighter::spawn(move || {
+        let _ = ready.send(());
+    });
     let started = Instant::now();
     let result: Result<()> = runtime.block_on(async {
         let mut input = EventStream::new();
@@ -138,7 +147,7 @@ fn event_loop(mut app: App, mut source: Source) -> Result<App> {
             if dirty && now >= due {
                 guard
                     .terminal
-                    .draw(|frame| render(frame, &app, &theme, started.elapsed()))?;
+                    .draw(|frame| render(frame, &app, theme, started.elapsed()))?;
                 dirty = false;
                 last_frame = Some(Instant::now());
             }
@@ -171,6 +180,14 @@ fn event_loop(mut app: App, mut source: Source) -> Result<App> {
                                 }
                             }
                             Action::Redraw => dirty = true,
+                            Action::Finish(what) => {
+                                let out = std::env::current_dir().unwrap_or_default();
+                                app.view.status = Some(match finish::finish_shown(&app, what, &out) {
+                                    Ok(message) => message,
+                                    Err(err) => format!("{err:#}"),
+                                });
+                                dirty = true;
+                            }
                             Action::Replay(key) => {
                                 if let Source::Replay(player) = &mut source {
                                     control_replay(player, key, &mut app);
@@ -193,11 +210,22 @@ fn event_loop(mut app: App, mut source: Source) -> Result<App> {
                             Action::None => {}
                         }
                     }
+                    Some(Ok(TermEvent::Mouse(mouse))) => {
+                        let size = guard.terminal.size()?;
+                        let area = ratatui::layout::Rect::new(0, 0, size.width, size.height);
+                        let areas = view::layout(area, &app, theme);
+                        let stages = view::stage_columns(areas.timeline, &app, theme);
+                        let tabs = view::tab_columns(areas.tabs);
+                        if app.on_mouse(mouse, &areas, &stages, &tabs) == Action::Redraw {
+                            dirty = true;
+                        }
+                    }
                     Some(Ok(TermEvent::Resize(..))) => dirty = true,
                     Some(Ok(_)) => {}
                     Some(Err(err)) => return Err(err).context("cannot read the terminal"),
                     None => break,
                 },
+                Some(()) = highlighted.recv() => dirty = true,
                 _ = tokio::time::sleep_until(due.into()), if dirty => {}
                 _ = clock.tick(), if live => dirty = true,
                 _ = tokio::signal::ctrl_c() => break,

@@ -20,7 +20,15 @@ pub const KEYS: &[(&str, &str)] = &[
     ("+", "pin the candidate: keep it whatever its score"),
     ("-", "drop the candidate: never keep it"),
     ("e", "edit the candidate's answer in $EDITOR"),
-    ("n", "select the next hunk of the patch shown"),
+    ("Tab, 1-4", "next tab / tab: beams, diff, verify, rank"),
+    ("d", "open / close the diff"),
+    (
+        "diff: ↑/↓ PgUp/PgDn",
+        "scroll the diff (Home / End: top / bottom)",
+    ),
+    ("s", "diff unified / side by side"),
+    ("n, N", "select the next / previous hunk of the patch"),
+    ("a", "accept the selected hunk (toggle)"),
     ("x", "reject the selected hunk: later rounds are told"),
     ("g", "gate: wait at every stage boundary (toggle)"),
     ("c, Enter", "continue from a gate"),
@@ -32,6 +40,12 @@ pub const KEYS: &[(&str, &str)] = &[
         "replay: back to the previous / on to the next stage",
     ),
     ("Home", "replay: from the start"),
+    (":", "command palette: every command by name"),
+    (
+        "W / A / C",
+        "finish: write the patch / apply it / commit on a branch",
+    ),
+    ("mouse", "click a stage, tab or candidate; wheel scrolls"),
     ("?", "this help"),
 ];
 
