@@ -814,3 +814,194 @@ mod replay_tests {
         assert_eq!(app.on_key(key('g')), Action::None);
     }
 }
+
+#[cfg(test)]
+mod view_key_tests {
+    use super::*;
+    use crate::event::Event;
+
+    fn key(c: char) -> KeyEvent {
+        KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+    }
+
+    /// A patch of two hunks (beam 3) at the patch stage, with candidates 0 and 1.
+    fn with_patch() -> App {
+        let mut app = App::new();
+        let before = (1..=40).map(|i| format!("l{i}\n")).collect::<String>();
+        let after = before.replace("l2\n", "two\n").replace("l39\n", "x\n");
+        let diff = crate::pipeline::unified_diff(&[crate::pipeline::FileChange {
+            path: "f.py".into(),
+            before,
+            after,
+        }]);
+        for event in [
+            Event::StageStarted {
+                stage: Stage::Patch,
+            },
+            Event::CandidateStarted {
+                stage: Stage::Patch,
+                beam: 0,
+                parent: None,
+            },
+            Event::CandidateStarted {
+                stage: Stage::Patch,
+                beam: 1,
+                parent: None,
+            },
+            Event::PatchProposed {
+                beam: 3,
+                diff,
+                files: vec!["f.py".into()],
+                votes: 1,
+                merged: vec![],
+                matching: "exact".into(),
+            },
+        ] {
+            app.state.apply(&event);
+        }
+        app
+    }
+
+    #[test]
+    fn tabs_cycle_and_d_opens_and_closes_the_diff() {
+        let mut app = App::new();
+        app.on_key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE));
+        assert_eq!(app.view.tab, Tab::Diff);
+        app.on_key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
+        app.on_key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
+        assert_eq!(app.view.tab, Tab::Rank, "wraps around");
+        app.on_key(key('d'));
+        assert_eq!(app.view.tab, Tab::Diff);
+        app.on_key(key('d'));
+        assert_eq!(app.view.tab, Tab::Overview);
+        app.on_key(key('3'));
+        assert_eq!(app.view.tab, Tab::Verify);
+    }
+
+    #[test]
+    fn hunks_scroll_into_view_and_side_by_side_keeps_the_hunk() {
+        let mut app = with_patch();
+        app.on_key(key('d'));
+        app.on_key(key('N'));
+        assert_eq!(app.view.hunk, Some(1), "N from nothing goes to the last");
+        let unified_row = app.view.diff_scroll;
+        assert!(unified_row > 0);
+        app.on_key(key('s'));
+        assert!(app.view.side_by_side);
+        let model = app.highlighter.model(&app.shown_patch().unwrap().diff).1;
+        assert_eq!(
+            app.view.diff_scroll,
+            model.hunk_row(1, true).unwrap() - 1,
+            "the same hunk stays on screen"
+        );
+        // In the diff, ↓ scrolls the diff, not the candidates; Home goes to the top.
+        app.on_key(KeyEvent::new(KeyCode::Home, KeyModifiers::NONE));
+        assert_eq!(app.view.diff_scroll, 0);
+        app.on_key(key('j'));
+        assert_eq!(app.view.diff_scroll, 1);
+        assert_eq!(app.view.beam, None);
+    }
+
+    #[test]
+    fn a_accepts_the_selected_hunk_and_again_takes_it_back() {
+        let mut app = with_patch();
+        assert_eq!(app.on_key(key('a')), Action::None, "no hunk selected");
+        app.on_key(key('n'));
+        app.on_key(key('a'));
+        assert_eq!(app.view.accepted, vec![(3, 0)]);
+        app.on_key(key('a'));
+        assert!(app.view.accepted.is_empty());
+    }
+
+    #[test]
+    fn finishing_asks_first_and_runs_on_yes_only() {
+        let mut app = App::new();
+        app.on_key(key('C'));
+        assert_eq!(app.view.confirm, None, "no patch: nothing to ask");
+        assert!(app.view.status.is_some());
+        let mut app = with_patch();
+        app.on_key(key('A'));
+        assert_eq!(app.view.confirm, Some(Finish::Apply));
+        assert_eq!(app.on_key(key('j')), Action::None, "other keys wait");
+        assert_eq!(app.on_key(key('n')), Action::Redraw);
+        assert_eq!(app.view.confirm, None);
+        app.on_key(key('W'));
+        assert_eq!(app.on_key(key('y')), Action::Finish(Finish::Write));
+    }
+
+    #[test]
+    fn the_palette_runs_the_chosen_command_as_its_key() {
+        let mut app = with_patch();
+        app.on_key(key(':'));
+        for c in "side".chars() {
+            assert_eq!(app.on_key(key(c)), Action::Redraw);
+        }
+        assert_eq!(app.view.palette.as_ref().unwrap().query, "side");
+        app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+        assert!(app.view.palette.is_none());
+        assert!(app.view.side_by_side);
+        app.on_key(key(':'));
+        for c in "pin".chars() {
+            app.on_key(key(c));
+        }
+        assert_eq!(
+            app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+            Action::Send(Command::Pin {
+                stage: Stage::Patch,
+                beam: 0
+            })
+        );
+        app.on_key(key(':'));
+        assert_eq!(
+            app.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)),
+            Action::Redraw
+        );
+        assert!(app.view.palette.is_none(), "Esc closes without quitting");
+    }
+
+    #[test]
+    fn clicks_select_stages_tabs_and_candidates_and_the_wheel_scrolls() {
+        let mut app = with_patch();
+        let theme = crate::tui::Theme::named("dark").unwrap();
+        let area = Rect::new(0, 0, 200, 50);
+        let areas = crate::tui::view::layout(area, &app, &theme);
+        let stages = crate::tui::view::stage_columns(areas.timeline, &app, &theme);
+        let tabs = crate::tui::view::tab_columns(areas.tabs);
+        let click = |x, y| MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column: x,
+            row: y,
+            modifiers: KeyModifiers::NONE,
+        };
+        // The second candidate's row: one below the pane's top border and the first row.
+        let list = areas.beams.unwrap();
+        let action = app.on_mouse(click(list.x + 3, list.y + 2), &areas, &stages, &tabs);
+        assert_eq!(action, Action::Redraw);
+        assert_eq!(app.view.beam, Some(1));
+        let (columns, _) = stages.iter().find(|(_, s)| *s == Stage::Localize).unwrap();
+        app.on_mouse(
+            click(columns.start, areas.timeline.y),
+            &areas,
+            &stages,
+            &tabs,
+        );
+        assert_eq!(app.shown_stage(), Stage::Localize);
+        let (columns, _) = tabs.iter().find(|(_, t)| *t == Tab::Rank).unwrap();
+        app.on_mouse(
+            click(columns.start + 1, areas.tabs.y),
+            &areas,
+            &stages,
+            &tabs,
+        );
+        assert_eq!(app.view.tab, Tab::Rank);
+        let stream = areas.stream.unwrap();
+        let wheel = MouseEvent {
+            kind: MouseEventKind::ScrollUp,
+            column: stream.x + 2,
+            row: stream.y + 2,
+            modifiers: KeyModifiers::NONE,
+        };
+        app.on_mouse(wheel, &areas, &stages, &tabs);
+        assert_eq!(app.view.scroll_back, 3);
+    }
+}

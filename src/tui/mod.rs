@@ -8,6 +8,7 @@ mod app;
 mod color_depth;
 pub mod diff;
 pub mod finish;
+pub mod frames;
 pub mod highlight;
 mod palette;
 mod terminal;
@@ -29,10 +30,8 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use crate::event::{Command, Envelope, Event, Outcome, SessionState};
 use crate::pipeline::{RunningSession, SessionHandle};
 use crate::session::Player;
+use frames::FramePacer;
 use terminal::TerminalGuard;
-
-/// Shortest time between two frames.
-const FRAME: Duration = Duration::from_millis(16);
 
 /// Refuses to start the interface when stdout is not a terminal.
 pub fn check_terminal() -> Result<()> {
@@ -126,8 +125,8 @@ fn event_loop(mut app: App, mut source: Source, theme: &Theme) -> Result<App> {
     let started = Instant::now();
     let result: Result<()> = runtime.block_on(async {
         let mut input = EventStream::new();
-        let mut dirty = true;
-        let mut last_frame: Option<Instant> = None;
+        let mut frames = FramePacer::default();
+        frames.request();
         let mut clock = tokio::time::interval(Duration::from_secs(1));
         let mut terminate =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -135,7 +134,9 @@ fn event_loop(mut app: App, mut source: Source, theme: &Theme) -> Result<App> {
         loop {
             let now = Instant::now();
             if let Source::Replay(player) = &mut source {
-                dirty |= player.advance(now, &mut app.state);
+                if player.advance(now, &mut app.state) {
+                    frames.request();
+                }
                 app.view.replay = Some(ReplayView {
                     speed: player.speed(),
                     paused: player.is_paused(),
@@ -143,13 +144,11 @@ fn event_loop(mut app: App, mut source: Source, theme: &Theme) -> Result<App> {
                     total: player.progress().1,
                 });
             }
-            let due = last_frame.map_or(now, |t| t + FRAME);
-            if dirty && now >= due {
+            let due = frames.due(now);
+            if frames.take(now) {
                 guard
                     .terminal
                     .draw(|frame| render(frame, &app, theme, started.elapsed()))?;
-                dirty = false;
-                last_frame = Some(Instant::now());
             }
             let replay_due = match &source {
                 Source::Replay(player) => player.next_due(Instant::now()),
@@ -166,7 +165,7 @@ fn event_loop(mut app: App, mut source: Source, theme: &Theme) -> Result<App> {
                             if matches!(more.event, Event::SessionFinished { .. }) { break; }
                         }
                     }
-                    dirty = true;
+                    frames.request();
                 }
                 _ = sleep_until_some(replay_due), if replay_due.is_some() => {}
                 input_event = input.next() => match input_event {
@@ -179,20 +178,20 @@ fn event_loop(mut app: App, mut source: Source, theme: &Theme) -> Result<App> {
                                     handle.send(command);
                                 }
                             }
-                            Action::Redraw => dirty = true,
+                            Action::Redraw => frames.request(),
                             Action::Finish(what) => {
                                 let out = std::env::current_dir().unwrap_or_default();
                                 app.view.status = Some(match finish::finish_shown(&app, what, &out) {
                                     Ok(message) => message,
                                     Err(err) => format!("{err:#}"),
                                 });
-                                dirty = true;
+                                frames.request();
                             }
                             Action::Replay(key) => {
                                 if let Source::Replay(player) = &mut source {
                                     control_replay(player, key, &mut app);
                                 }
-                                dirty = true;
+                                frames.request();
                             }
                             Action::Edit { stage, beam } => {
                                 let answer = app.state.stage(stage).get(beam).map(|c| c.answer.clone()).unwrap_or_default();
@@ -205,7 +204,7 @@ fn event_loop(mut app: App, mut source: Source, theme: &Theme) -> Result<App> {
                                     (Ok(_), _) => {}
                                     (Err(err), _) => app.view.status = Some(format!("{err:#}")),
                                 }
-                                dirty = true;
+                                frames.request();
                             }
                             Action::None => {}
                         }
@@ -217,17 +216,17 @@ fn event_loop(mut app: App, mut source: Source, theme: &Theme) -> Result<App> {
                         let stages = view::stage_columns(areas.timeline, &app, theme);
                         let tabs = view::tab_columns(areas.tabs);
                         if app.on_mouse(mouse, &areas, &stages, &tabs) == Action::Redraw {
-                            dirty = true;
+                            frames.request();
                         }
                     }
-                    Some(Ok(TermEvent::Resize(..))) => dirty = true,
+                    Some(Ok(TermEvent::Resize(..))) => frames.request(),
                     Some(Ok(_)) => {}
                     Some(Err(err)) => return Err(err).context("cannot read the terminal"),
                     None => break,
                 },
-                Some(()) = highlighted.recv() => dirty = true,
-                _ = tokio::time::sleep_until(due.into()), if dirty => {}
-                _ = clock.tick(), if live => dirty = true,
+                Some(()) = highlighted.recv() => frames.request(),
+                _ = tokio::time::sleep_until(due.into()), if frames.is_dirty() => {}
+                _ = clock.tick(), if live => frames.request(),
                 _ = tokio::signal::ctrl_c() => break,
                 _ = terminate.recv() => break,
             }
