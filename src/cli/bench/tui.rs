@@ -34,18 +34,26 @@ pub struct TuiBenchArgs {
 }
 
 const BEAMS: u32 = 8;
+/// Tokens each beam has streamed before frames are timed (a thinking budget's worth).
+const PRELOAD: usize = 4_096;
 
 pub fn run(args: TuiBenchArgs) -> Result<ExitCode> {
     let theme = Theme::named("dark").expect("built-in theme");
     let diff = big_diff(5_000);
     println!(
-        "ponder bench tui: 200×60, {BEAMS} beams streaming, a {}-line diff open; frames drawn into \
-         a TestBackend (no terminal I/O)",
+        "ponder bench tui: 200×60, {BEAMS} beams streaming ({PRELOAD} tokens each before timing), \
+         a {}-line diff open; frames drawn into a TestBackend (no terminal I/O)",
         diff.lines().count()
     );
 
-    // 1. Frame render time: each frame after one token per beam, overview with every pane.
+    // 1. Frame render time: each frame after one token per beam, overview with every pane; each
+    // beam has already streamed a full thinking budget.
     let mut app = streaming_app(&diff);
+    for i in 0..PRELOAD {
+        for beam in 0..BEAMS {
+            app.state.apply(&token(beam, i));
+        }
+    }
     let mut terminal = Terminal::new(TestBackend::new(200, 60))?;
     let mut times = Vec::with_capacity(args.frames);
     for tab in [Tab::Overview, Tab::Diff] {
