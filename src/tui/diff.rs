@@ -28,8 +28,9 @@ pub struct DiffLine {
     pub text: String,
     pub old_no: Option<u32>,
     pub new_no: Option<u32>,
-    /// Index of this line among its hunk's old-side (context and removed) or new-side (context
-    /// and added) lines: where its highlighting is found.
+    /// Where its highlighting is found: the index of a removed line among its hunk's old-side
+    /// lines (context and removed), of an added or context line among the new-side lines
+    /// (context and added).
     pub side_index: usize,
     /// Byte ranges of `text` that changed against the paired line (word-level emphasis).
     pub emphasis: Vec<Range<usize>>,
@@ -87,6 +88,8 @@ pub struct DiffModel {
 
 /// Lines longer than this get no word-level emphasis (it would cost more than it shows).
 const EMPHASIS_MAX_LEN: usize = 2_000;
+/// Paired lines less alike than this (similar's ratio, 0 to 1) get no word emphasis.
+const MIN_SIMILARITY: f32 = 0.5;
 
 impl DiffModel {
     /// Parses a unified diff; lines outside hunks other than file headers are ignored.
@@ -253,7 +256,7 @@ fn number_sides(hunk: &mut Hunk) {
     for line in &mut hunk.lines {
         match line.kind {
             LineKind::Context => {
-                line.side_index = old;
+                line.side_index = new;
                 old += 1;
                 new += 1;
             }
@@ -310,9 +313,13 @@ fn emphasise(hunk: &mut Hunk) {
 }
 
 /// Byte ranges of the words of `old` that were removed and of `new` that were inserted; adjacent
-/// ranges are merged. A line that changed entirely gets no emphasis (it would say nothing).
+/// ranges are merged. Lines that share too little (a rewrite, not an edit) get no emphasis: it
+/// would mark nearly everything and say nothing.
 pub fn word_changes(old: &str, new: &str) -> (Vec<Range<usize>>, Vec<Range<usize>>) {
     let diff = TextDiff::from_words(old, new);
+    if diff.ratio() < MIN_SIMILARITY {
+        return (Vec::new(), Vec::new());
+    }
     let (mut old_ranges, mut new_ranges): (Vec<Range<usize>>, Vec<Range<usize>>) = (vec![], vec![]);
     let (mut o, mut n) = (0, 0);
     let push = |ranges: &mut Vec<Range<usize>>, range: Range<usize>| match ranges.last_mut() {
@@ -418,5 +425,10 @@ mod tests {
     #[test]
     fn a_line_rewritten_entirely_gets_no_emphasis() {
         assert_eq!(word_changes("alpha", "omega"), (vec![], vec![]));
+        let rewrite = word_changes(
+            "    if not sections:",
+            "    # Text with nothing but blank lines and comments is a valid, empty config.",
+        );
+        assert_eq!(rewrite, (vec![], vec![]));
     }
 }

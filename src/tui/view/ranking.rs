@@ -83,12 +83,15 @@ fn render_tokens(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .label(Line::from(stage.name()).centered())
         })
         .collect();
+    // Eight bars, three gaps between stages: as wide as the pane allows, within reason.
+    let inner = area.width.saturating_sub(2);
+    let bar_width = (inner.saturating_sub(3 * 3 + 4) / 8).clamp(3, 12);
     let mut chart = BarChart::default()
         .block(pane(
             " tokens per stage · think | answer ".to_string(),
             theme,
         ))
-        .bar_width(6)
+        .bar_width(bar_width)
         .bar_gap(1)
         .group_gap(3)
         .value_style(theme.style("chart.value"))
