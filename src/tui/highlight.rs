@@ -59,6 +59,10 @@ const MAX_BLOCK_LINES: usize = 5_000;
 const MAX_LINE_LEN: usize = 2_000;
 /// Parsed diffs kept.
 const MODELS_KEPT: usize = 4;
+/// Blocks kept before code blocks are forgotten (diff blocks go with their diff).
+const MAX_BLOCKS: usize = 1_024;
+/// The `hunk` of a code block's key.
+const CODE: usize = usize::MAX;
 
 /// A block: a hunk side of one diff.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -197,6 +201,48 @@ impl Highlighter {
         Some(block)
     }
 
+    /// A highlighted code block (a fenced block of an answer) in language `language`, or `None`
+    /// while it is being highlighted. Blocks are cached by their text.
+    pub fn code(&self, language: &str, lines: &[&str]) -> Option<Block> {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (language, lines).hash(&mut hasher);
+        let key = BlockKey {
+            diff: hasher.finish(),
+            hunk: CODE,
+            side: Side::New,
+        };
+        let mut cache = self.lock();
+        if let Some(block) = cache.blocks.get(&key) {
+            return Some(block.clone());
+        }
+        if cache.pending.contains(&key) {
+            return None;
+        }
+        if cache.blocks.len() > MAX_BLOCKS {
+            cache.blocks.retain(|k, _| k.hunk != CODE);
+        }
+        let mut lines: Vec<String> = lines.iter().map(|s| s.to_string()).collect();
+        if let Some(worker) = &self.worker {
+            let job = Job {
+                key,
+                ticket: self.shared.ticket.load(Ordering::Relaxed),
+                extension: language.to_string(),
+                lines,
+            };
+            match worker.send(job) {
+                Ok(()) => {
+                    cache.pending.insert(key);
+                    return None;
+                }
+                Err(returned) => lines = returned.0.lines,
+            }
+        }
+        drop(cache);
+        let block = Arc::new(highlight_lines(language, &lines));
+        self.lock().blocks.insert(key, block.clone());
+        Some(block)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
         self.shared
             .cache
@@ -219,7 +265,7 @@ fn work(shared: &Shared, receive: &Receiver<Job>, ready: impl Fn()) {
             let block = Arc::new(highlight_lines(&job.extension, &job.lines));
             let mut cache = lock(shared);
             cache.pending.remove(&job.key);
-            if cache.models.iter().any(|(id, _)| *id == job.key.diff) {
+            if job.key.hunk == CODE || cache.models.iter().any(|(id, _)| *id == job.key.diff) {
                 cache.blocks.insert(job.key, block);
             }
             drop(cache);
@@ -294,7 +340,8 @@ fn class_of(stack: &ScopeStack) -> Syntax {
     Syntax::Plain
 }
 
-/// Highlights consecutive lines of a file with this extension; plain when syntect knows no
+/// Highlights consecutive lines of a file with this extension (or language name, as code fences
+/// give it); plain when syntect knows no
 /// syntax for it, the block is too big, or parsing fails.
 pub fn highlight_lines<S: AsRef<str>>(extension: &str, lines: &[S]) -> Vec<Sections> {
     let plain = || {
@@ -304,7 +351,7 @@ pub fn highlight_lines<S: AsRef<str>>(extension: &str, lines: &[S]) -> Vec<Secti
             .collect()
     };
     let set = syntax_set();
-    let Some(syntax) = set.find_syntax_by_extension(extension) else {
+    let Some(syntax) = set.find_syntax_by_token(extension) else {
         return plain();
     };
     if lines.len() > MAX_BLOCK_LINES || lines.iter().any(|l| l.as_ref().len() > MAX_LINE_LEN) {
@@ -393,6 +440,20 @@ mod tests {
     fn parser_state_carries_across_a_block() {
         let block = highlight_lines("rs", &["/* start", "still comment */ fn f() {}"]);
         assert_eq!(block[1][0].1, Syntax::Comment);
+    }
+
+    #[test]
+    fn code_blocks_are_highlighted_by_language_name() {
+        let highlighter = Highlighter::inline();
+        let block = highlighter
+            .code("python", &["def f():", "    return 1"])
+            .unwrap();
+        assert_eq!(block[0][0], (0..3, Syntax::Keyword));
+        assert!(
+            highlighter
+                .code("python", &["def f():", "    return 1"])
+                .is_some()
+        );
     }
 
     #[test]

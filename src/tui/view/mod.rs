@@ -1,6 +1,7 @@
 //! Drawing: a pure function of the app state, the theme and the clock. One pane per file.
 
 mod beams;
+mod code;
 mod help;
 mod overlay;
 mod patch;

@@ -6,6 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
+use super::code::lines_with_code;
 use super::pane;
 use super::text::{reflow, score_role, wrapped};
 use crate::tui::app::App;
@@ -95,10 +96,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         }
         lines.push(Line::default());
     }
-    lines.extend(wrapped(
+    lines.extend(lines_with_code(
         &candidate.answer,
         inner_width,
         theme.style("answer"),
+        theme,
+        &app.highlighter,
     ));
     for error in app
         .state
@@ -116,8 +119,6 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let height = area.height.saturating_sub(2) as usize;
     let bottom = lines.len().saturating_sub(height);
     let top = bottom.saturating_sub(app.view.scroll_back as usize);
-    frame.render_widget(
-        Paragraph::new(lines).block(block).scroll((top as u16, 0)),
-        area,
-    );
+    let visible: Vec<Line> = lines.into_iter().skip(top).take(height).collect();
+    frame.render_widget(Paragraph::new(visible).block(block), area);
 }
