@@ -37,6 +37,8 @@ pub struct ViewState {
     pub replay: Option<ReplayView>,
     /// A message for the status line (an editor that failed, say).
     pub status: Option<String>,
+    /// The status reports a success (a patch written), not a failure.
+    pub status_ok: bool,
     /// The tab shown in the body.
     pub tab: Tab,
     /// The diff is shown side by side rather than unified.

@@ -171,6 +171,7 @@ fn event_loop(mut app: App, mut source: Source, theme: &Theme) -> Result<App> {
                 input_event = input.next() => match input_event {
                     Some(Ok(TermEvent::Key(key))) => {
                         app.view.status = None;
+                        app.view.status_ok = false;
                         match app.on_key(key) {
                             Action::Quit => break,
                             Action::Send(command) => {
@@ -181,8 +182,10 @@ fn event_loop(mut app: App, mut source: Source, theme: &Theme) -> Result<App> {
                             Action::Redraw => frames.request(),
                             Action::Finish(what) => {
                                 let out = std::env::current_dir().unwrap_or_default();
-                                app.view.status = Some(match finish::finish_shown(&app, what, &out) {
-                                    Ok(message) => message,
+                                let result = finish::finish_shown(&app, what, &out);
+                                app.view.status_ok = result.is_ok();
+                                app.view.status = Some(match result {
+                                    Ok(message) => format!("✓ {message}"),
                                     Err(err) => format!("{err:#}"),
                                 });
                                 frames.request();

@@ -316,7 +316,10 @@ fn render_timeline(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 fn render_footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     if let Some(status) = &app.view.status {
         frame.render_widget(
-            Paragraph::new(Span::styled(format!(" {status}"), theme.style("error"))),
+            Paragraph::new(Span::styled(
+                format!(" {status}"),
+                theme.style(if app.view.status_ok { "pass" } else { "error" }),
+            )),
             area,
         );
         return;
