@@ -90,11 +90,11 @@ pub fn finish_shown(app: &super::App, what: Finish, out_dir: &Path) -> Result<St
 }
 
 fn write_patch(finishing: &Finishing, dir: &Path) -> Result<PathBuf> {
-    let short: String = finishing.session_id.chars().take(16).collect();
-    let mut path = dir.join(format!("ponder-{short}-{}.patch", finishing.beam));
+    let id = finishing.session_id;
+    let mut path = dir.join(format!("ponder-{id}-{}.patch", finishing.beam));
     let mut n = 2;
     while path.exists() {
-        path = dir.join(format!("ponder-{short}-{}-{n}.patch", finishing.beam));
+        path = dir.join(format!("ponder-{id}-{}-{n}.patch", finishing.beam));
         n += 1;
     }
     std::fs::write(&path, &finishing.diff)
@@ -171,14 +171,14 @@ fn commit(finishing: &Finishing) -> Result<(String, String)> {
     let signature = repository
         .signature()
         .or_else(|_| Signature::now("ponder", "ponder@localhost"))?;
-    let short: String = finishing.session_id.chars().take(16).collect();
-    let mut branch = format!("ponder/{short}");
+    let id = finishing.session_id;
+    let mut branch = format!("ponder/{id}");
     let mut n = 2;
     while repository
         .find_branch(&branch, git2::BranchType::Local)
         .is_ok()
     {
-        branch = format!("ponder/{short}-{n}");
+        branch = format!("ponder/{id}-{n}");
         n += 1;
     }
     repository.branch(&branch, &head, false)?;
