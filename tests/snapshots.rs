@@ -96,7 +96,10 @@ fn views() -> Vec<(&'static str, App)> {
     views.push(("rank", rank));
     let mut help = final_app();
     help.view.show_help = true;
-    views.push(("help", help));
+    views.push(("help", help.clone()));
+    // The rest of the keys, where the terminal is too short for all of them.
+    help.view.help_scroll = 20;
+    views.push(("help_scrolled", help));
     let mut palette = final_app();
     palette.on_key(key(':'));
     for c in "hunk".chars() {

@@ -33,6 +33,8 @@ pub struct ViewState {
     /// The hunk of the shown patch that `x` rejects; `None` until the user picks one with `n`.
     pub hunk: Option<usize>,
     pub show_help: bool,
+    /// Lines the help overlay is scrolled down by.
+    pub help_scroll: u16,
     /// Set when the screen shows a replay, not a live session.
     pub replay: Option<ReplayView>,
     /// A message for the status line (an editor that failed, say).
@@ -224,7 +226,16 @@ impl App {
             return self.on_palette_key(key);
         }
         if self.view.show_help {
-            self.view.show_help = false;
+            match key.code {
+                KeyCode::Down | KeyCode::Char('j') => self.view.help_scroll += 1,
+                KeyCode::Up | KeyCode::Char('k') => {
+                    self.view.help_scroll = self.view.help_scroll.saturating_sub(1)
+                }
+                _ => {
+                    self.view.show_help = false;
+                    self.view.help_scroll = 0;
+                }
+            }
             return Action::Redraw;
         }
         if self.view.replay.is_some() {
@@ -752,8 +763,14 @@ mod tests {
         let mut app = App::new();
         app.on_key(key(KeyCode::Char('?')));
         assert!(app.view.show_help);
+        app.on_key(key(KeyCode::Down));
+        app.on_key(key(KeyCode::Char('j')));
+        app.on_key(key(KeyCode::Up));
+        assert_eq!(app.view.help_scroll, 1, "arrows scroll the help");
+        assert!(app.view.show_help);
         assert_eq!(app.on_key(key(KeyCode::Char('q'))), Action::Redraw);
         assert!(!app.view.show_help);
+        assert_eq!(app.view.help_scroll, 0);
         app.on_key(key(KeyCode::PageDown));
         assert_eq!(app.view.scroll_back, 0);
         app.on_key(key(KeyCode::PageUp));

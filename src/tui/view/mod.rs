@@ -116,7 +116,7 @@ pub fn render(frame: &mut Frame, app: &App, theme: &Theme, live_elapsed: Duratio
     }
     render_footer(frame, areas.footer, app, theme);
     if app.view.show_help {
-        help::render_help(frame, theme);
+        help::render_help(frame, app.view.help_scroll, theme);
     }
     if let Some(palette) = &app.view.palette {
         overlay::render_palette(frame, palette, theme);
