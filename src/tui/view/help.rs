@@ -43,7 +43,7 @@ pub const KEYS: &[(&str, &str)] = &[
     (":", "command palette: every command by name"),
     (
         "W / A / C",
-        "finish: write the patch / apply it / commit on a branch",
+        "finish: write the patch to a file / apply it / commit it",
     ),
     ("mouse", "click a stage, tab or candidate; wheel scrolls"),
     ("?", "this help"),
