@@ -57,8 +57,13 @@ pub fn reduce(color: Color, depth: ColorDepth, background: bool) -> Color {
         ColorDepth::TrueColor => color,
         ColorDepth::Indexed256 => Color::Indexed(nearest_256(rgb)),
         ColorDepth::Ansi16 => {
+            // A clearly coloured colour becomes a colour, never a grey, even when a grey is
+            // nearer by distance: a green tint must stay green.
+            let (max, min) = (rgb.0.max(rgb.1).max(rgb.2), rgb.0.min(rgb.1).min(rgb.2));
+            let coloured = max - min >= 48;
             let nearest = ANSI
                 .iter()
+                .filter(|(_, c)| !coloured || c.0.max(c.1).max(c.2) != c.0.min(c.1).min(c.2))
                 .min_by_key(|(_, c)| distance(*c, rgb))
                 .map_or(Color::Reset, |(c, _)| *c);
             if background && nearest == Color::Black {
