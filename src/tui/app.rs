@@ -15,6 +15,7 @@ use super::finish::Finish;
 use super::highlight::Highlighter;
 use super::palette::Palette;
 use super::view::Areas;
+use super::wrap_cache::WrapCache;
 use crate::event::{
     Beam, CandidateState, CandidateStatus, Command, Envelope, PatchState, SessionState, Stage,
 };
@@ -131,6 +132,8 @@ pub struct App {
     pub view: ViewState,
     /// Parsed and highlighted diffs.
     pub highlighter: Highlighter,
+    /// The shown thinking, wrapped for the pane's width.
+    pub wraps: WrapCache,
 }
 
 impl App {

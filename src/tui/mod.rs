@@ -14,6 +14,7 @@ mod palette;
 mod terminal;
 mod theme;
 mod view;
+mod wrap_cache;
 
 pub use app::{Action, App, ReplayKey, ReplayView, Tab, ViewState};
 pub use theme::Theme;

@@ -8,9 +8,10 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::code::lines_with_code;
 use super::pane;
-use super::text::{reflow, score_role, wrapped};
+use super::text::{reflow, score_role, wrap_text, wrapped};
 use crate::tui::app::App;
 use crate::tui::theme::Theme;
+use crate::tui::wrap_cache::WrapKey;
 
 /// Lines of a tool's result shown under its call.
 const TOOL_LINES: usize = 8;
@@ -65,11 +66,17 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 theme.style("muted"),
             ));
         } else {
-            lines.extend(wrapped(
-                &reflow(candidate.think.trim()),
-                inner_width,
-                theme.style("think"),
-            ));
+            let key = WrapKey {
+                stage,
+                beam: candidate.beam,
+                width: inner_width,
+                len: candidate.think.len(),
+            };
+            let think = app.wraps.get_or_wrap(key, || {
+                wrap_text(&reflow(candidate.think.trim()), inner_width)
+            });
+            let style = theme.style("think");
+            lines.extend(think.iter().map(|l| Line::styled(l.clone(), style)));
         }
         lines.push(Line::default());
     }
