@@ -12,6 +12,7 @@ needs=(
   "c++:g++"       # llama.cpp is C++
   "cmake:cmake"   # builds llama.cpp (llama-cpp-sys-2)
   "clang:clang"   # bindgen for llama.cpp's headers
+  "tmux:tmux"     # the interface's end-to-end test (skipped without it)
 )
 
 missing=()

@@ -8,6 +8,7 @@
 //! search = "beam"         # or "evolve"
 //! think_budget = 4096     # tokens of thinking per candidate
 //! test_cmd = "pytest -q"
+//! theme = "light"       # dark, light, high-contrast, or themes/NAME.toml beside this file
 //! [stage.patch]           # explicit per-stage overrides
 //! n = 8
 //! k = 2
@@ -42,6 +43,9 @@ pub struct ConfigFile {
     pub llama: Option<toml::Value>,
     /// The OpenAI-compatible engine's table, read by `model::openai::OpenAiConfig`.
     pub openai: Option<toml::Value>,
+    /// The interface's theme: dark, light, high-contrast, or `themes/NAME.toml` here (read by
+    /// the interface).
+    pub theme: Option<String>,
     /// Per-stage overrides of N and k, by stage name.
     #[serde(default)]
     pub stage: BTreeMap<String, StageOverride>,
@@ -119,6 +123,7 @@ pub fn apply(settings: &mut Settings, file: ConfigFile) -> Result<()> {
         stage,
         llama: _,
         openai: _,
+        theme: _,
     } = file;
     if let Some(budget) = budget {
         let strategy = settings.search.strategy;

@@ -22,6 +22,9 @@ pub struct ReplayArgs {
     /// Start again after the end, for a screen left running.
     #[arg(long = "loop")]
     looping: bool,
+    /// The interface's colours: dark, light, high-contrast, or a theme file's name.
+    #[arg(long, value_name = "NAME")]
+    theme: Option<String>,
 }
 
 pub fn replay(args: ReplayArgs) -> Result<ExitCode> {
@@ -37,6 +40,7 @@ pub fn replay(args: ReplayArgs) -> Result<ExitCode> {
         eprintln!("note: the journal's last line was cut off (a crash?); replaying what is whole");
     }
     crate::tui::check_terminal()?;
+    let theme = crate::tui::Theme::resolve(args.theme.as_deref())?;
     let mut player = Player::new(journal.envelopes, args.speed, args.looping);
     let mut state = crate::event::SessionState::new();
     if let Some(name) = args.from {
@@ -47,7 +51,7 @@ pub fn replay(args: ReplayArgs) -> Result<ExitCode> {
             bail!("the session never reached the {name} stage");
         }
     }
-    crate::tui::replay(player, state)?;
+    crate::tui::replay(player, state, theme)?;
     Ok(ExitCode::SUCCESS)
 }
 

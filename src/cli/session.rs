@@ -42,6 +42,10 @@ pub struct RunArgs {
     /// Wait at every stage boundary for the user to steer and continue.
     #[arg(long)]
     gate: bool,
+    /// The interface's colours: dark, light, high-contrast, or a theme file's name (default: config
+    /// `theme`, else what suits the terminal's background).
+    #[arg(long, value_name = "NAME")]
+    theme: Option<String>,
     /// Run model-written code even where ponder cannot sandbox it (no network/filesystem limits).
     #[arg(long)]
     allow_unsandboxed: bool,
@@ -187,9 +191,12 @@ fn run_session(
     settings.allow_unsandboxed = run.allow_unsandboxed;
     let sandbox = crate::sandbox::sandbox_for(run.allow_unsandboxed)?.describe();
     settings.sandbox = Some(sandbox.clone());
-    if !run.headless {
+    let theme = if run.headless {
+        None
+    } else {
         tui::check_terminal()?;
-    }
+        Some(tui::Theme::resolve(run.theme.as_deref())?)
+    };
     // Worktrees a crashed ponder left behind in this repository go now (live ones stay).
     let _ = crate::repo::remove_stale(&repo);
     let session_id = session::new_session_id();
@@ -202,10 +209,9 @@ fn run_session(
         journal: Some(journal.clone()),
     };
     let running = pipeline::start(spec, engine)?;
-    let outcome = if run.headless {
-        headless::run(running)?
-    } else {
-        tui::run(running)?
+    let outcome = match theme {
+        None => headless::run(running)?,
+        Some(theme) => tui::run(running, theme)?,
     };
     eprintln!("{}", describe(&outcome));
     eprintln!("model code ran in: {sandbox}");

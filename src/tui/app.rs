@@ -3,8 +3,19 @@
 
 use std::time::Duration;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use std::ops::Range;
 
+use crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
+
+use ratatui::layout::Rect;
+
+use super::finish::Finish;
+use super::highlight::Highlighter;
+use super::palette::Palette;
+use super::view::Areas;
+use super::wrap_cache::WrapCache;
 use crate::event::{
     Beam, CandidateState, CandidateStatus, Command, Envelope, PatchState, SessionState, Stage,
 };
@@ -23,10 +34,55 @@ pub struct ViewState {
     /// The hunk of the shown patch that `x` rejects; `None` until the user picks one with `n`.
     pub hunk: Option<usize>,
     pub show_help: bool,
+    /// Lines the help overlay is scrolled down by.
+    pub help_scroll: u16,
     /// Set when the screen shows a replay, not a live session.
     pub replay: Option<ReplayView>,
     /// A message for the status line (an editor that failed, say).
     pub status: Option<String>,
+    /// The status reports a success (a patch written), not a failure.
+    pub status_ok: bool,
+    /// The tab shown in the body.
+    pub tab: Tab,
+    /// The diff is shown side by side rather than unified.
+    pub side_by_side: bool,
+    /// The first row of the diff on screen.
+    pub diff_scroll: usize,
+    /// Hunks the user accepted: (patch beam, hunk index).
+    pub accepted: Vec<(Beam, usize)>,
+    /// The command palette, while open.
+    pub palette: Option<Palette>,
+    /// A finishing action waiting for the user's yes.
+    pub confirm: Option<Finish>,
+}
+
+/// What the body shows. Wide terminals show every pane on [`Tab::Overview`]; narrow ones fold
+/// them into the other tabs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tab {
+    #[default]
+    Overview,
+    Diff,
+    Verify,
+    Rank,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 4] = [Tab::Overview, Tab::Diff, Tab::Verify, Tab::Rank];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Tab::Overview => "beams",
+            Tab::Diff => "diff",
+            Tab::Verify => "verify",
+            Tab::Rank => "rank",
+        }
+    }
+
+    fn step(self, delta: i32) -> Tab {
+        let i = Tab::ALL.iter().position(|t| *t == self).unwrap_or(0) as i32;
+        Tab::ALL[(i + delta).rem_euclid(Tab::ALL.len() as i32) as usize]
+    }
 }
 
 /// What the header shows of a replay.
@@ -64,6 +120,8 @@ pub enum Action {
     },
     /// Control the replay.
     Replay(ReplayKey),
+    /// Finish with the shown patch (confirmed).
+    Finish(Finish),
     Quit,
 }
 
@@ -72,6 +130,10 @@ pub enum Action {
 pub struct App {
     pub state: SessionState,
     pub view: ViewState,
+    /// Parsed and highlighted diffs.
+    pub highlighter: Highlighter,
+    /// The shown thinking, wrapped for the pane's width.
+    pub wraps: WrapCache,
 }
 
 impl App {
@@ -150,8 +212,33 @@ impl App {
             return Action::None;
         }
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        if let Some(finish) = self.view.confirm {
+            return match key.code {
+                KeyCode::Char('y') | KeyCode::Enter => {
+                    self.view.confirm = None;
+                    Action::Finish(finish)
+                }
+                KeyCode::Char('n') | KeyCode::Char('q') | KeyCode::Esc => {
+                    self.view.confirm = None;
+                    Action::Redraw
+                }
+                _ => Action::None,
+            };
+        }
+        if self.view.palette.is_some() {
+            return self.on_palette_key(key);
+        }
         if self.view.show_help {
-            self.view.show_help = false;
+            match key.code {
+                KeyCode::Down | KeyCode::Char('j') => self.view.help_scroll += 1,
+                KeyCode::Up | KeyCode::Char('k') => {
+                    self.view.help_scroll = self.view.help_scroll.saturating_sub(1)
+                }
+                _ => {
+                    self.view.show_help = false;
+                    self.view.help_scroll = 0;
+                }
+            }
             return Action::Redraw;
         }
         if self.view.replay.is_some() {
@@ -169,6 +256,11 @@ impl App {
                 self.view.beam = None;
                 return Action::Replay(replay);
             }
+        }
+        if self.view.tab == Tab::Diff
+            && let Some(action) = self.on_diff_key(key)
+        {
+            return action;
         }
         // A replay shows what happened: nothing can be steered.
         let running = !self.state.is_finished() && self.view.replay.is_none();
@@ -233,16 +325,39 @@ impl App {
                 },
                 _ => Action::None,
             },
-            KeyCode::Char('n') => match self
-                .shown_patch()
-                .map(|p| crate::pipeline::hunks(&p.diff).len())
-            {
-                Some(count) if count > 0 => {
-                    self.view.hunk = Some(self.view.hunk.map_or(0, |h| (h + 1) % count));
+            KeyCode::Char('n') => self.step_hunk(1),
+            KeyCode::Char('N') => self.step_hunk(-1),
+            KeyCode::Char('s') => {
+                self.toggle_side_by_side();
+                Action::Redraw
+            }
+            KeyCode::Char('a') => match (self.shown_patch().map(|p| p.beam), self.view.hunk) {
+                (Some(beam), Some(hunk)) => {
+                    match self.view.accepted.iter().position(|a| *a == (beam, hunk)) {
+                        Some(i) => {
+                            self.view.accepted.remove(i);
+                        }
+                        None => self.view.accepted.push((beam, hunk)),
+                    }
                     Action::Redraw
                 }
                 _ => Action::None,
             },
+            KeyCode::Char(':') => {
+                self.view.palette = Some(Palette::default());
+                Action::Redraw
+            }
+            KeyCode::Char('W') => self.ask(Finish::Write),
+            KeyCode::Char('A') => self.ask(Finish::Apply),
+            KeyCode::Char('C') => self.ask(Finish::Commit),
+            KeyCode::Tab => self.show_tab(self.view.tab.step(1)),
+            KeyCode::BackTab => self.show_tab(self.view.tab.step(-1)),
+            KeyCode::Char('d') => self.show_tab(if self.view.tab == Tab::Diff {
+                Tab::Overview
+            } else {
+                Tab::Diff
+            }),
+            KeyCode::Char(c @ '1'..='4') => self.show_tab(Tab::ALL[c as usize - '1' as usize]),
             KeyCode::Char('x') if running => match (self.shown_patch(), self.view.hunk) {
                 (Some(patch), Some(hunk)) => Action::Send(Command::RejectHunk {
                     beam: patch.beam,
@@ -258,6 +373,193 @@ impl App {
                 stage: self.state.gate.unwrap_or(Stage::Understand),
             }),
             _ => Action::None,
+        }
+    }
+
+    /// Maps a mouse event to an action: a click on a stage, a tab or a candidate selects it; the
+    /// wheel scrolls the pane under the pointer. `stages` and `tabs` are the columns the timeline
+    /// and the tab bar give each (see [`super::view::stage_columns`]).
+    pub fn on_mouse(
+        &mut self,
+        mouse: MouseEvent,
+        areas: &Areas,
+        stages: &[(Range<u16>, Stage)],
+        tabs: &[(Range<u16>, Tab)],
+    ) -> Action {
+        let (x, y) = (mouse.column, mouse.row);
+        let inside = |area: Option<Rect>| area.is_some_and(|a| a.contains((x, y).into()));
+        match mouse.kind {
+            MouseEventKind::Down(MouseButton::Left) => {
+                if y == areas.timeline.y
+                    && let Some((_, stage)) = stages.iter().find(|(r, _)| r.contains(&x))
+                {
+                    let delta = stage.index() as i32 - self.shown_stage().index() as i32;
+                    if delta == 0 {
+                        return Action::None;
+                    }
+                    return self.step_stage(delta);
+                }
+                if y == areas.tabs.y
+                    && let Some((_, tab)) = tabs.iter().find(|(r, _)| r.contains(&x))
+                {
+                    return self.show_tab(*tab);
+                }
+                if let Some(list) = areas.beams.filter(|a| a.contains((x, y).into())) {
+                    let row = usize::from(y.saturating_sub(list.y + 1));
+                    let candidates = &self.state.stage(self.shown_stage()).candidates;
+                    if y > list.y
+                        && let Some(candidate) = candidates.get(row)
+                    {
+                        self.view.beam = Some(candidate.beam);
+                        self.view.hunk = None;
+                        self.view.diff_scroll = 0;
+                        self.view.scroll_back = 0;
+                        return Action::Redraw;
+                    }
+                }
+                Action::None
+            }
+            MouseEventKind::ScrollUp | MouseEventKind::ScrollDown => {
+                let up = mouse.kind == MouseEventKind::ScrollUp;
+                if inside(areas.diff) {
+                    let rows = self.diff_rows();
+                    self.view.diff_scroll = if up {
+                        self.view.diff_scroll.saturating_sub(3)
+                    } else {
+                        (self.view.diff_scroll + 3).min(rows.saturating_sub(1))
+                    };
+                    Action::Redraw
+                } else if inside(areas.stream) {
+                    self.scroll(if up { 3 } else { -3 })
+                } else {
+                    Action::None
+                }
+            }
+            _ => Action::None,
+        }
+    }
+
+    /// Opens the confirmation of a finishing action, when there is a patch to finish with.
+    fn ask(&mut self, finish: Finish) -> Action {
+        if self.view.replay.is_some() || self.shown_patch().is_none() {
+            self.view.status = Some("no patch to finish with yet".to_string());
+            return Action::Redraw;
+        }
+        self.view.confirm = Some(finish);
+        Action::Redraw
+    }
+
+    /// Typing in the palette narrows it; Enter runs the chosen command as its key would.
+    fn on_palette_key(&mut self, key: KeyEvent) -> Action {
+        let Some(palette) = self.view.palette.as_mut() else {
+            return Action::None;
+        };
+        match key.code {
+            KeyCode::Esc => self.view.palette = None,
+            KeyCode::Enter => {
+                let chosen = palette.chosen();
+                self.view.palette = None;
+                if let Some(code) = chosen {
+                    let action = self.on_key(KeyEvent::new(code, KeyModifiers::NONE));
+                    return if action == Action::None {
+                        Action::Redraw
+                    } else {
+                        action
+                    };
+                }
+            }
+            KeyCode::Up => palette.selected = palette.selected.saturating_sub(1),
+            KeyCode::Down => palette.selected += 1,
+            KeyCode::Backspace => {
+                palette.query.pop();
+                palette.selected = 0;
+            }
+            KeyCode::Char(c) => {
+                palette.query.push(c);
+                palette.selected = 0;
+            }
+            _ => return Action::None,
+        }
+        if let Some(palette) = self.view.palette.as_mut() {
+            palette.selected = palette
+                .selected
+                .min(palette.matches().len().saturating_sub(1));
+        }
+        Action::Redraw
+    }
+
+    /// Keys that mean something else while the diff fills the body: scrolling moves the diff.
+    fn on_diff_key(&mut self, key: KeyEvent) -> Option<Action> {
+        let rows = self.diff_rows();
+        let lines: i64 = match key.code {
+            KeyCode::Up | KeyCode::Char('k') => -1,
+            KeyCode::Down | KeyCode::Char('j') => 1,
+            KeyCode::PageUp => -20,
+            KeyCode::PageDown => 20,
+            KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => -10,
+            KeyCode::Char('d') if key.modifiers.contains(KeyModifiers::CONTROL) => 10,
+            KeyCode::Home => i64::MIN / 2,
+            KeyCode::End | KeyCode::Char('G') => i64::MAX / 2,
+            _ => return None,
+        };
+        let scroll = (self.view.diff_scroll as i64 + lines).clamp(0, rows.saturating_sub(1) as i64);
+        self.view.diff_scroll = scroll as usize;
+        Some(Action::Redraw)
+    }
+
+    /// Rows of the shown diff in the chosen layout (0 without a patch).
+    fn diff_rows(&self) -> usize {
+        self.shown_patch().map_or(0, |p| {
+            self.highlighter
+                .model(&p.diff)
+                .1
+                .rows(self.view.side_by_side)
+                .len()
+        })
+    }
+
+    fn show_tab(&mut self, tab: Tab) -> Action {
+        self.view.tab = tab;
+        Action::Redraw
+    }
+
+    /// Selects the next (or previous) hunk of the shown patch and scrolls the diff to it.
+    fn step_hunk(&mut self, delta: i32) -> Action {
+        let Some(patch) = self.shown_patch() else {
+            return Action::None;
+        };
+        let model = self.highlighter.model(&patch.diff).1;
+        let count = model.hunks.len() as i32;
+        if count == 0 {
+            return Action::None;
+        }
+        let next = match self.view.hunk {
+            Some(h) => (h as i32 + delta).rem_euclid(count),
+            None if delta > 0 => 0,
+            None => count - 1,
+        } as usize;
+        self.view.hunk = Some(next);
+        self.view.diff_scroll = model
+            .hunk_row(next, self.view.side_by_side)
+            .unwrap_or(0)
+            .saturating_sub(1);
+        Action::Redraw
+    }
+
+    /// Switches unified / side by side, keeping the same hunk on screen.
+    fn toggle_side_by_side(&mut self) {
+        let sbs = self.view.side_by_side;
+        self.view.side_by_side = !sbs;
+        let Some(patch) = self.shown_patch() else {
+            return;
+        };
+        let model = self.highlighter.model(&patch.diff).1;
+        let hunk = self
+            .view
+            .hunk
+            .or_else(|| model.hunk_at(self.view.diff_scroll, sbs));
+        if let Some(row) = hunk.and_then(|h| model.hunk_row(h, !sbs)) {
+            self.view.diff_scroll = row.saturating_sub(1);
         }
     }
 
@@ -281,6 +583,7 @@ impl App {
         self.view.selected = Some(*stage);
         self.view.beam = None;
         self.view.hunk = None;
+        self.view.diff_scroll = 0;
         self.view.scroll_back = 0;
         Action::Redraw
     }
@@ -298,6 +601,7 @@ impl App {
             Some(candidate) => {
                 self.view.beam = Some(candidate.beam);
                 self.view.hunk = None;
+                self.view.diff_scroll = 0;
                 self.view.scroll_back = 0;
                 Action::Redraw
             }
@@ -462,8 +766,14 @@ mod tests {
         let mut app = App::new();
         app.on_key(key(KeyCode::Char('?')));
         assert!(app.view.show_help);
+        app.on_key(key(KeyCode::Down));
+        app.on_key(key(KeyCode::Char('j')));
+        app.on_key(key(KeyCode::Up));
+        assert_eq!(app.view.help_scroll, 1, "arrows scroll the help");
+        assert!(app.view.show_help);
         assert_eq!(app.on_key(key(KeyCode::Char('q'))), Action::Redraw);
         assert!(!app.view.show_help);
+        assert_eq!(app.view.help_scroll, 0);
         app.on_key(key(KeyCode::PageDown));
         assert_eq!(app.view.scroll_back, 0);
         app.on_key(key(KeyCode::PageUp));
@@ -524,5 +834,196 @@ mod replay_tests {
         assert_eq!(app.on_key(key('>')), Action::Replay(ReplayKey::NextStage));
         assert_eq!(app.on_key(key('+')), Action::None);
         assert_eq!(app.on_key(key('g')), Action::None);
+    }
+}
+
+#[cfg(test)]
+mod view_key_tests {
+    use super::*;
+    use crate::event::Event;
+
+    fn key(c: char) -> KeyEvent {
+        KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+    }
+
+    /// A patch of two hunks (beam 3) at the patch stage, with candidates 0 and 1.
+    fn with_patch() -> App {
+        let mut app = App::new();
+        let before = (1..=40).map(|i| format!("l{i}\n")).collect::<String>();
+        let after = before.replace("l2\n", "two\n").replace("l39\n", "x\n");
+        let diff = crate::pipeline::unified_diff(&[crate::pipeline::FileChange {
+            path: "f.py".into(),
+            before,
+            after,
+        }]);
+        for event in [
+            Event::StageStarted {
+                stage: Stage::Patch,
+            },
+            Event::CandidateStarted {
+                stage: Stage::Patch,
+                beam: 0,
+                parent: None,
+            },
+            Event::CandidateStarted {
+                stage: Stage::Patch,
+                beam: 1,
+                parent: None,
+            },
+            Event::PatchProposed {
+                beam: 3,
+                diff,
+                files: vec!["f.py".into()],
+                votes: 1,
+                merged: vec![],
+                matching: "exact".into(),
+            },
+        ] {
+            app.state.apply(&event);
+        }
+        app
+    }
+
+    #[test]
+    fn tabs_cycle_and_d_opens_and_closes_the_diff() {
+        let mut app = App::new();
+        app.on_key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE));
+        assert_eq!(app.view.tab, Tab::Diff);
+        app.on_key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
+        app.on_key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
+        assert_eq!(app.view.tab, Tab::Rank, "wraps around");
+        app.on_key(key('d'));
+        assert_eq!(app.view.tab, Tab::Diff);
+        app.on_key(key('d'));
+        assert_eq!(app.view.tab, Tab::Overview);
+        app.on_key(key('3'));
+        assert_eq!(app.view.tab, Tab::Verify);
+    }
+
+    #[test]
+    fn hunks_scroll_into_view_and_side_by_side_keeps_the_hunk() {
+        let mut app = with_patch();
+        app.on_key(key('d'));
+        app.on_key(key('N'));
+        assert_eq!(app.view.hunk, Some(1), "N from nothing goes to the last");
+        let unified_row = app.view.diff_scroll;
+        assert!(unified_row > 0);
+        app.on_key(key('s'));
+        assert!(app.view.side_by_side);
+        let model = app.highlighter.model(&app.shown_patch().unwrap().diff).1;
+        assert_eq!(
+            app.view.diff_scroll,
+            model.hunk_row(1, true).unwrap() - 1,
+            "the same hunk stays on screen"
+        );
+        // In the diff, ↓ scrolls the diff, not the candidates; Home goes to the top.
+        app.on_key(KeyEvent::new(KeyCode::Home, KeyModifiers::NONE));
+        assert_eq!(app.view.diff_scroll, 0);
+        app.on_key(key('j'));
+        assert_eq!(app.view.diff_scroll, 1);
+        assert_eq!(app.view.beam, None);
+    }
+
+    #[test]
+    fn a_accepts_the_selected_hunk_and_again_takes_it_back() {
+        let mut app = with_patch();
+        assert_eq!(app.on_key(key('a')), Action::None, "no hunk selected");
+        app.on_key(key('n'));
+        app.on_key(key('a'));
+        assert_eq!(app.view.accepted, vec![(3, 0)]);
+        app.on_key(key('a'));
+        assert!(app.view.accepted.is_empty());
+    }
+
+    #[test]
+    fn finishing_asks_first_and_runs_on_yes_only() {
+        let mut app = App::new();
+        app.on_key(key('C'));
+        assert_eq!(app.view.confirm, None, "no patch: nothing to ask");
+        assert!(app.view.status.is_some());
+        let mut app = with_patch();
+        app.on_key(key('A'));
+        assert_eq!(app.view.confirm, Some(Finish::Apply));
+        assert_eq!(app.on_key(key('j')), Action::None, "other keys wait");
+        assert_eq!(app.on_key(key('n')), Action::Redraw);
+        assert_eq!(app.view.confirm, None);
+        app.on_key(key('W'));
+        assert_eq!(app.on_key(key('y')), Action::Finish(Finish::Write));
+    }
+
+    #[test]
+    fn the_palette_runs_the_chosen_command_as_its_key() {
+        let mut app = with_patch();
+        app.on_key(key(':'));
+        for c in "side".chars() {
+            assert_eq!(app.on_key(key(c)), Action::Redraw);
+        }
+        assert_eq!(app.view.palette.as_ref().unwrap().query, "side");
+        app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+        assert!(app.view.palette.is_none());
+        assert!(app.view.side_by_side);
+        app.on_key(key(':'));
+        for c in "pin".chars() {
+            app.on_key(key(c));
+        }
+        assert_eq!(
+            app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+            Action::Send(Command::Pin {
+                stage: Stage::Patch,
+                beam: 0
+            })
+        );
+        app.on_key(key(':'));
+        assert_eq!(
+            app.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)),
+            Action::Redraw
+        );
+        assert!(app.view.palette.is_none(), "Esc closes without quitting");
+    }
+
+    #[test]
+    fn clicks_select_stages_tabs_and_candidates_and_the_wheel_scrolls() {
+        let mut app = with_patch();
+        let theme = crate::tui::Theme::named("dark").unwrap();
+        let area = Rect::new(0, 0, 200, 50);
+        let areas = crate::tui::view::layout(area, &app, &theme);
+        let stages = crate::tui::view::stage_columns(areas.timeline, &app, &theme);
+        let tabs = crate::tui::view::tab_columns(areas.tabs);
+        let click = |x, y| MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column: x,
+            row: y,
+            modifiers: KeyModifiers::NONE,
+        };
+        // The second candidate's row: one below the pane's top border and the first row.
+        let list = areas.beams.unwrap();
+        let action = app.on_mouse(click(list.x + 3, list.y + 2), &areas, &stages, &tabs);
+        assert_eq!(action, Action::Redraw);
+        assert_eq!(app.view.beam, Some(1));
+        let (columns, _) = stages.iter().find(|(_, s)| *s == Stage::Localize).unwrap();
+        app.on_mouse(
+            click(columns.start, areas.timeline.y),
+            &areas,
+            &stages,
+            &tabs,
+        );
+        assert_eq!(app.shown_stage(), Stage::Localize);
+        let (columns, _) = tabs.iter().find(|(_, t)| *t == Tab::Rank).unwrap();
+        app.on_mouse(
+            click(columns.start + 1, areas.tabs.y),
+            &areas,
+            &stages,
+            &tabs,
+        );
+        assert_eq!(app.view.tab, Tab::Rank);
+        let stream = areas.stream.unwrap();
+        let wheel = MouseEvent {
+            kind: MouseEventKind::ScrollUp,
+            column: stream.x + 2,
+            row: stream.y + 2,
+            modifiers: KeyModifiers::NONE,
+        };
+        app.on_mouse(wheel, &areas, &stages, &tabs);
+        assert_eq!(app.view.scroll_back, 3);
     }
 }

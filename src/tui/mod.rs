@@ -5,11 +5,18 @@
 //! tick runs only while a session is live, for the clock).
 
 mod app;
+mod color_depth;
+pub mod diff;
+pub mod finish;
+pub mod frames;
+pub mod highlight;
+mod palette;
 mod terminal;
 mod theme;
 mod view;
+mod wrap_cache;
 
-pub use app::{Action, App, ReplayKey, ReplayView, ViewState};
+pub use app::{Action, App, ReplayKey, ReplayView, Tab, ViewState};
 pub use theme::Theme;
 pub use view::render;
 
@@ -24,10 +31,8 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use crate::event::{Command, Envelope, Event, Outcome, SessionState};
 use crate::pipeline::{RunningSession, SessionHandle};
 use crate::session::Player;
+use frames::FramePacer;
 use terminal::TerminalGuard;
-
-/// Shortest time between two frames.
-const FRAME: Duration = Duration::from_millis(16);
 
 /// Refuses to start the interface when stdout is not a terminal.
 pub fn check_terminal() -> Result<()> {
@@ -66,7 +71,7 @@ fn edit_in_editor(text: &str) -> Result<Option<String>> {
 }
 
 /// Shows a live session until the user quits; a session still running is aborted then.
-pub fn run(session: RunningSession) -> Result<Outcome> {
+pub fn run(session: RunningSession, theme: Theme) -> Result<Outcome> {
     let RunningSession {
         events,
         handle,
@@ -79,6 +84,7 @@ pub fn run(session: RunningSession) -> Result<Outcome> {
             events,
             handle: handle.clone(),
         },
+        &theme,
     )?;
     if !app.state.is_finished() {
         handle.send(Command::Abort);
@@ -89,11 +95,11 @@ pub fn run(session: RunningSession) -> Result<Outcome> {
 }
 
 /// Plays a recorded session until the user quits, from `start` (the state the player is at).
-pub fn replay(player: Player, start: SessionState) -> Result<()> {
+pub fn replay(player: Player, start: SessionState, theme: Theme) -> Result<()> {
     let mut app = App::new();
     app.state = start;
     app.view.replay = Some(ReplayView::default());
-    event_loop(app, Source::Replay(Box::new(player)))?;
+    event_loop(app, Source::Replay(Box::new(player)), &theme)?;
     Ok(())
 }
 
@@ -107,18 +113,21 @@ enum Source {
 }
 
 /// Waits on the next event, drains what is queued, draws at most once a frame; until quit.
-fn event_loop(mut app: App, mut source: Source) -> Result<App> {
+fn event_loop(mut app: App, mut source: Source, theme: &Theme) -> Result<App> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the interface's runtime")?;
     let mut guard = TerminalGuard::enter()?;
-    let theme = Theme::builtin();
+    let (ready, mut highlighted) = tokio::sync::mpsc::unbounded_channel::<()>();
+    app.highlighter = highlight::Highlighter::spawn(move || {
+        let _ = ready.send(());
+    });
     let started = Instant::now();
     let result: Result<()> = runtime.block_on(async {
         let mut input = EventStream::new();
-        let mut dirty = true;
-        let mut last_frame: Option<Instant> = None;
+        let mut frames = FramePacer::default();
+        frames.request();
         let mut clock = tokio::time::interval(Duration::from_secs(1));
         let mut terminate =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -126,7 +135,9 @@ fn event_loop(mut app: App, mut source: Source) -> Result<App> {
         loop {
             let now = Instant::now();
             if let Source::Replay(player) = &mut source {
-                dirty |= player.advance(now, &mut app.state);
+                if player.advance(now, &mut app.state) {
+                    frames.request();
+                }
                 app.view.replay = Some(ReplayView {
                     speed: player.speed(),
                     paused: player.is_paused(),
@@ -134,13 +145,11 @@ fn event_loop(mut app: App, mut source: Source) -> Result<App> {
                     total: player.progress().1,
                 });
             }
-            let due = last_frame.map_or(now, |t| t + FRAME);
-            if dirty && now >= due {
+            let due = frames.due(now);
+            if frames.take(now) {
                 guard
                     .terminal
-                    .draw(|frame| render(frame, &app, &theme, started.elapsed()))?;
-                dirty = false;
-                last_frame = Some(Instant::now());
+                    .draw(|frame| render(frame, &app, theme, started.elapsed()))?;
             }
             let replay_due = match &source {
                 Source::Replay(player) => player.next_due(Instant::now()),
@@ -157,12 +166,13 @@ fn event_loop(mut app: App, mut source: Source) -> Result<App> {
                             if matches!(more.event, Event::SessionFinished { .. }) { break; }
                         }
                     }
-                    dirty = true;
+                    frames.request();
                 }
                 _ = sleep_until_some(replay_due), if replay_due.is_some() => {}
                 input_event = input.next() => match input_event {
                     Some(Ok(TermEvent::Key(key))) => {
                         app.view.status = None;
+                        app.view.status_ok = false;
                         match app.on_key(key) {
                             Action::Quit => break,
                             Action::Send(command) => {
@@ -170,12 +180,22 @@ fn event_loop(mut app: App, mut source: Source) -> Result<App> {
                                     handle.send(command);
                                 }
                             }
-                            Action::Redraw => dirty = true,
+                            Action::Redraw => frames.request(),
+                            Action::Finish(what) => {
+                                let out = std::env::current_dir().unwrap_or_default();
+                                let result = finish::finish_shown(&app, what, &out);
+                                app.view.status_ok = result.is_ok();
+                                app.view.status = Some(match result {
+                                    Ok(message) => format!("✓ {message}"),
+                                    Err(err) => format!("{err:#}"),
+                                });
+                                frames.request();
+                            }
                             Action::Replay(key) => {
                                 if let Source::Replay(player) = &mut source {
                                     control_replay(player, key, &mut app);
                                 }
-                                dirty = true;
+                                frames.request();
                             }
                             Action::Edit { stage, beam } => {
                                 let answer = app.state.stage(stage).get(beam).map(|c| c.answer.clone()).unwrap_or_default();
@@ -188,18 +208,29 @@ fn event_loop(mut app: App, mut source: Source) -> Result<App> {
                                     (Ok(_), _) => {}
                                     (Err(err), _) => app.view.status = Some(format!("{err:#}")),
                                 }
-                                dirty = true;
+                                frames.request();
                             }
                             Action::None => {}
                         }
                     }
-                    Some(Ok(TermEvent::Resize(..))) => dirty = true,
+                    Some(Ok(TermEvent::Mouse(mouse))) => {
+                        let size = guard.terminal.size()?;
+                        let area = ratatui::layout::Rect::new(0, 0, size.width, size.height);
+                        let areas = view::layout(area, &app, theme);
+                        let stages = view::stage_columns(areas.timeline, &app, theme);
+                        let tabs = view::tab_columns(areas.tabs);
+                        if app.on_mouse(mouse, &areas, &stages, &tabs) == Action::Redraw {
+                            frames.request();
+                        }
+                    }
+                    Some(Ok(TermEvent::Resize(..))) => frames.request(),
                     Some(Ok(_)) => {}
                     Some(Err(err)) => return Err(err).context("cannot read the terminal"),
                     None => break,
                 },
-                _ = tokio::time::sleep_until(due.into()), if dirty => {}
-                _ = clock.tick(), if live => dirty = true,
+                Some(()) = highlighted.recv() => frames.request(),
+                _ = tokio::time::sleep_until(due.into()), if frames.is_dirty() => {}
+                _ = clock.tick(), if live => frames.request(),
                 _ = tokio::signal::ctrl_c() => break,
                 _ = terminate.recv() => break,
             }

@@ -1,9 +1,10 @@
 //! Terminal setup and teardown as a matched pair: raw mode and the alternate screen are entered by
-//! [`TerminalGuard::enter`] and restored on drop and from the panic hook.
+//! [`TerminalGuard::enter`] (with mouse capture) and restored on drop and from the panic hook.
 
 use std::io::{Stdout, stdout};
 
 use anyhow::{Context, Result};
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
 use crossterm::execute;
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
@@ -23,7 +24,7 @@ impl TerminalGuard {
         install_panic_hook();
         enable_raw_mode().context("cannot put the terminal in raw mode")?;
         let mut out = stdout();
-        if let Err(err) = execute!(out, EnterAlternateScreen) {
+        if let Err(err) = execute!(out, EnterAlternateScreen, EnableMouseCapture) {
             restore();
             return Err(err).context("cannot switch to the alternate screen");
         }
@@ -40,7 +41,7 @@ impl TerminalGuard {
         restore();
         let out = run();
         enable_raw_mode().context("cannot put the terminal back in raw mode")?;
-        execute!(stdout(), EnterAlternateScreen)
+        execute!(stdout(), EnterAlternateScreen, EnableMouseCapture)
             .context("cannot return to the alternate screen")?;
         self.terminal.hide_cursor()?;
         self.terminal.clear()?;
@@ -58,7 +59,12 @@ impl Drop for TerminalGuard {
 /// Leaves the alternate screen and raw mode; safe to call more than once.
 pub fn restore() {
     let _ = disable_raw_mode();
-    let _ = execute!(stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
+    let _ = execute!(
+        stdout(),
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
 }
 
 fn install_panic_hook() {

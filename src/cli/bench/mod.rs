@@ -4,6 +4,7 @@
 mod engine;
 mod index;
 mod search;
+mod tui;
 
 use std::process::ExitCode;
 
@@ -19,6 +20,8 @@ pub enum BenchCommand {
     Search(search::SearchBenchArgs),
     /// Batched decoding of the llama.cpp engine, in llama-batched-bench's columns.
     Engine(engine::EngineBenchArgs),
+    /// Frame render time, tokens per second the interface absorbs, redraws while idle.
+    Tui(tui::TuiBenchArgs),
 }
 
 pub fn run(command: BenchCommand) -> Result<ExitCode> {
@@ -26,5 +29,6 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
         BenchCommand::Index(args) => index::run(args),
         BenchCommand::Search(args) => search::run(args),
         BenchCommand::Engine(args) => engine::run(args),
+        BenchCommand::Tui(args) => tui::run(args),
     }
 }

@@ -20,7 +20,15 @@ pub const KEYS: &[(&str, &str)] = &[
     ("+", "pin the candidate: keep it whatever its score"),
     ("-", "drop the candidate: never keep it"),
     ("e", "edit the candidate's answer in $EDITOR"),
-    ("n", "select the next hunk of the patch shown"),
+    ("Tab, 1-4", "next tab / tab: beams, diff, verify, rank"),
+    ("d", "open / close the diff"),
+    (
+        "diff: ↑/↓ PgUp/PgDn",
+        "scroll the diff (Home / End: top / bottom)",
+    ),
+    ("s", "diff unified / side by side"),
+    ("n, N", "select the next / previous hunk of the patch"),
+    ("a", "accept the selected hunk (toggle)"),
     ("x", "reject the selected hunk: later rounds are told"),
     ("g", "gate: wait at every stage boundary (toggle)"),
     ("c, Enter", "continue from a gate"),
@@ -32,30 +40,48 @@ pub const KEYS: &[(&str, &str)] = &[
         "replay: back to the previous / on to the next stage",
     ),
     ("Home", "replay: from the start"),
+    (":", "command palette: every command by name"),
+    (
+        "W / A / C",
+        "finish: write the patch to a file / apply it / commit it",
+    ),
+    ("mouse", "click a stage, tab or candidate; wheel scrolls"),
     ("?", "this help"),
 ];
 
-pub fn render_help(frame: &mut Frame, theme: &Theme) {
+pub fn render_help(frame: &mut Frame, scroll: u16, theme: &Theme) {
     let area = frame.area();
-    let width = 70.min(area.width);
-    let height = (KEYS.len() as u16 + 3).min(area.height);
-    let width = width.max(1);
+    let width = 78.min(area.width).max(1);
+    let height = (KEYS.len() as u16 + 2).min(area.height);
     let popup = Rect {
         x: area.x + (area.width - width) / 2,
         y: area.y + (area.height - height) / 2,
         width,
         height,
     };
-    let mut lines = vec![Line::default()];
-    for (key, what) in KEYS {
-        lines.push(Line::from(vec![
-            Span::styled(format!(" {key:<22}"), theme.style("key")),
-            Span::styled(*what, theme.style("text")),
-        ]));
-    }
+    let rows = usize::from(height.saturating_sub(2));
+    let first = usize::from(scroll).min(KEYS.len().saturating_sub(rows));
+    let lines: Vec<Line> = KEYS
+        .iter()
+        .skip(first)
+        .take(rows)
+        .map(|(key, what)| {
+            Line::from(vec![
+                Span::styled(format!(" {key:<22}"), theme.style("key")),
+                Span::styled(*what, theme.style("text")),
+            ])
+        })
+        .collect();
+    let title = if rows < KEYS.len() {
+        format!(
+            " keys {}-{} of {} · ↑/↓ scroll · any other key closes ",
+            first + 1,
+            first + lines.len(),
+            KEYS.len()
+        )
+    } else {
+        " keys · any key closes ".to_string()
+    };
     frame.render_widget(Clear, popup);
-    frame.render_widget(
-        Paragraph::new(lines).block(pane(" keys · any key closes ".to_string(), theme)),
-        popup,
-    );
+    frame.render_widget(Paragraph::new(lines).block(pane(title, theme)), popup);
 }

@@ -1,8 +1,11 @@
 //! Drawing: a pure function of the app state, the theme and the clock. One pane per file.
 
 mod beams;
+mod code;
 mod help;
+mod overlay;
 mod patch;
+mod ranking;
 mod stream;
 mod text;
 mod verification;
@@ -14,59 +17,148 @@ use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
-use super::app::App;
+use super::app::{App, Tab};
 use super::theme::Theme;
 use crate::event::{Outcome, Stage, StageStatus};
 
-/// Terminals at least this wide show the stream and the patch side by side.
-const SIDE_BY_SIDE_WIDTH: u16 = 100;
+/// Terminals at least this wide show every pane at once on the overview; narrower ones fold the
+/// diff, the verification and the ranking into tabs.
+pub const WIDE: u16 = 120;
 
-/// Draws the whole screen.
-pub fn render(frame: &mut Frame, app: &App, theme: &Theme, live_elapsed: Duration) {
-    let [header, timeline, body, footer] = Layout::vertical([
+/// Where each part of the screen is, for drawing and for mouse clicks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Areas {
+    pub header: Rect,
+    pub timeline: Rect,
+    pub tabs: Rect,
+    pub footer: Rect,
+    pub beams: Option<Rect>,
+    pub stream: Option<Rect>,
+    pub diff: Option<Rect>,
+    pub tests: Option<Rect>,
+    pub rank: Option<Rect>,
+}
+
+/// Lays the screen out for the app's tab and the terminal's size.
+pub fn layout(area: Rect, app: &App, theme: &Theme) -> Areas {
+    let [header, timeline, tabs, body, footer] = Layout::vertical([
+        Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Min(3),
         Constraint::Length(1),
     ])
-    .areas(frame.area());
-    render_header(frame, header, app, theme, app.elapsed(live_elapsed));
-    render_timeline(frame, timeline, app, theme);
-    if body.width >= SIDE_BY_SIDE_WIDTH {
-        let [left, right] =
-            Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
-                .areas(body);
-        let [list, stream] = Layout::vertical([
-            Constraint::Length(beams::height(app, left.height / 3)),
-            Constraint::Min(3),
-        ])
-        .areas(left);
-        let [diff, tests] = Layout::vertical([
-            Constraint::Min(3),
-            Constraint::Length(verification::height(app, theme, right)),
-        ])
-        .areas(right);
-        beams::render(frame, list, app, theme);
-        stream::render(frame, stream, app, theme);
-        patch::render(frame, diff, app, theme);
-        verification::render(frame, tests, app, theme);
-    } else {
-        let [list, stream, diff, tests] = Layout::vertical([
-            Constraint::Length(beams::height(app, body.height / 4)),
-            Constraint::Percentage(35),
-            Constraint::Min(3),
-            Constraint::Length(verification::height(app, theme, body)),
-        ])
-        .areas(body);
-        beams::render(frame, list, app, theme);
-        stream::render(frame, stream, app, theme);
-        patch::render(frame, diff, app, theme);
-        verification::render(frame, tests, app, theme);
+    .areas(area);
+    let mut areas = Areas {
+        header,
+        timeline,
+        tabs,
+        footer,
+        ..Areas::default()
+    };
+    match app.view.tab {
+        Tab::Overview if body.width >= WIDE => {
+            let [left, right] =
+                Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
+                    .areas(body);
+            let [list, stream] = Layout::vertical([
+                Constraint::Length(beams::height(app, left.height / 3)),
+                Constraint::Min(3),
+            ])
+            .areas(left);
+            let [diff, tests] = Layout::vertical([
+                Constraint::Min(3),
+                Constraint::Length(verification::height(app, theme, right)),
+            ])
+            .areas(right);
+            areas.beams = Some(list);
+            areas.stream = Some(stream);
+            areas.diff = Some(diff);
+            areas.tests = Some(tests);
+        }
+        Tab::Overview => {
+            let [list, stream] = Layout::vertical([
+                Constraint::Length(beams::height(app, body.height / 3)),
+                Constraint::Min(3),
+            ])
+            .areas(body);
+            areas.beams = Some(list);
+            areas.stream = Some(stream);
+        }
+        Tab::Diff => areas.diff = Some(body),
+        Tab::Verify => areas.tests = Some(body),
+        Tab::Rank => areas.rank = Some(body),
     }
-    render_footer(frame, footer, app, theme);
+    areas
+}
+
+/// Draws the whole screen.
+pub fn render(frame: &mut Frame, app: &App, theme: &Theme, live_elapsed: Duration) {
+    app.highlighter.begin_frame();
+    let areas = layout(frame.area(), app, theme);
+    render_header(frame, areas.header, app, theme, app.elapsed(live_elapsed));
+    render_timeline(frame, areas.timeline, app, theme);
+    render_tabs(frame, areas.tabs, app, theme);
+    if let Some(area) = areas.beams {
+        beams::render(frame, area, app, theme);
+    }
+    if let Some(area) = areas.stream {
+        stream::render(frame, area, app, theme);
+    }
+    if let Some(area) = areas.diff {
+        patch::render(frame, area, app, theme);
+    }
+    if let Some(area) = areas.tests {
+        verification::render(frame, area, app, theme);
+    }
+    if let Some(area) = areas.rank {
+        ranking::render(frame, area, app, theme);
+    }
+    render_footer(frame, areas.footer, app, theme);
     if app.view.show_help {
-        help::render_help(frame, theme);
+        help::render_help(frame, app.view.help_scroll, theme);
     }
+    if let Some(palette) = &app.view.palette {
+        overlay::render_palette(frame, palette, theme);
+    }
+    if let Some(finish) = app.view.confirm {
+        overlay::render_confirm(frame, finish, app, theme);
+    }
+}
+
+/// The tab bar: every tab, the shown one marked, and the key that cycles them.
+fn render_tabs(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let mut spans = vec![Span::raw(" ")];
+    for (i, tab) in Tab::ALL.into_iter().enumerate() {
+        let role = if tab == app.view.tab {
+            "tab.selected"
+        } else {
+            "tab"
+        };
+        spans.push(Span::styled(
+            format!(" {} {} ", i + 1, tab.name()),
+            theme.style(role),
+        ));
+        spans.push(Span::raw(" "));
+    }
+    spans.push(Span::styled(" Tab", theme.style("key")));
+    spans.push(Span::styled(" next", theme.style("muted")));
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// The columns of the tab bar each tab takes.
+pub fn tab_columns(area: Rect) -> Vec<(std::ops::Range<u16>, Tab)> {
+    let mut x = area.x + 1;
+    Tab::ALL
+        .into_iter()
+        .enumerate()
+        .map(|(i, tab)| {
+            let width = format!(" {} {} ", i + 1, tab.name()).chars().count() as u16;
+            let range = x..x + width;
+            x += width + 1;
+            (range, tab)
+        })
+        .collect()
 }
 
 /// A bordered pane with a title.
@@ -157,12 +249,20 @@ fn stage_glyph(status: StageStatus) -> (&'static str, &'static str) {
     }
 }
 
-fn render_timeline(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+/// The timeline's spans, and the columns (from the area's left) each stage's name takes.
+fn timeline(
+    app: &App,
+    theme: &Theme,
+    width: u16,
+) -> (Vec<Span<'static>>, Vec<(std::ops::Range<u16>, Stage)>) {
     let shown = app.shown_stage();
     let mut spans = vec![Span::raw(" ")];
+    let mut columns = Vec::new();
+    let mut x = 1u16;
     for (i, stage) in Stage::ALL.into_iter().enumerate() {
         if i > 0 {
             spans.push(Span::styled(" → ", theme.style("muted")));
+            x += 3;
         }
         let state = app.state.stage(stage);
         let (glyph, role) = stage_glyph(state.status);
@@ -170,19 +270,36 @@ fn render_timeline(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         if stage == shown {
             style = style.patch(theme.style("stage.selected"));
         }
-        spans.push(Span::styled(format!("{glyph} {}", stage.name()), style));
-        if state.status != StageStatus::Pending && area.width >= 100 {
-            spans.push(Span::styled(
-                format!(
-                    " {}c {}+{}",
-                    state.candidates.len(),
-                    state.think_tokens(),
-                    state.answer_tokens()
-                ),
-                theme.style("muted"),
-            ));
+        let name = format!("{glyph} {}", stage.name());
+        let w = name.chars().count() as u16;
+        columns.push((x..x + w, stage));
+        x += w;
+        spans.push(Span::styled(name, style));
+        if state.status != StageStatus::Pending && width >= 100 {
+            let counts = format!(
+                " {}c {}+{}",
+                state.candidates.len(),
+                state.think_tokens(),
+                state.answer_tokens()
+            );
+            x += counts.chars().count() as u16;
+            spans.push(Span::styled(counts, theme.style("muted")));
         }
     }
+    (spans, columns)
+}
+
+/// The columns of the timeline each stage's name takes.
+pub fn stage_columns(area: Rect, app: &App, theme: &Theme) -> Vec<(std::ops::Range<u16>, Stage)> {
+    timeline(app, theme, area.width)
+        .1
+        .into_iter()
+        .map(|(r, s)| (r.start + area.x..r.end + area.x, s))
+        .collect()
+}
+
+fn render_timeline(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let (spans, _) = timeline(app, theme, area.width);
     let (verdict, role) = match &app.state.outcome {
         None if app.state.gate.is_some() => ("at the gate".to_string(), "badge.paused"),
         None if app.state.paused => ("paused".to_string(), "badge.paused"),
@@ -199,12 +316,25 @@ fn render_timeline(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 fn render_footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     if let Some(status) = &app.view.status {
         frame.render_widget(
-            Paragraph::new(Span::styled(format!(" {status}"), theme.style("error"))),
+            Paragraph::new(Span::styled(
+                format!(" {status}"),
+                theme.style(if app.view.status_ok { "pass" } else { "error" }),
+            )),
             area,
         );
         return;
     }
-    let hints: &[(&str, &str)] = if app.view.replay.is_some() {
+    let hints: &[(&str, &str)] = if app.view.tab == Tab::Diff {
+        &[
+            ("↑/↓", "scroll"),
+            ("n/N", "hunk"),
+            ("s", "side by side"),
+            ("a/x", "accept/reject"),
+            ("d", "close"),
+            (":", "commands"),
+            ("?", "help"),
+        ]
+    } else if app.view.replay.is_some() {
         &[
             ("q", "quit"),
             ("space", "pause"),
@@ -229,8 +359,9 @@ fn render_footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             ("q", "quit"),
             ("←/→", "stage"),
             ("↑/↓", "candidate"),
+            ("d", "diff"),
+            ("Tab", "tabs"),
             ("t", "thinking"),
-            ("PgUp/PgDn", "scroll"),
             ("?", "help"),
         ]
     } else {

@@ -6,10 +6,12 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
+use super::code::lines_with_code;
 use super::pane;
-use super::text::{reflow, score_role, wrapped};
+use super::text::{reflow, score_role, wrap_text, wrapped};
 use crate::tui::app::App;
 use crate::tui::theme::Theme;
+use crate::tui::wrap_cache::WrapKey;
 
 /// Lines of a tool's result shown under its call.
 const TOOL_LINES: usize = 8;
@@ -64,11 +66,17 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 theme.style("muted"),
             ));
         } else {
-            lines.extend(wrapped(
-                &reflow(candidate.think.trim()),
-                inner_width,
-                theme.style("think"),
-            ));
+            let key = WrapKey {
+                stage,
+                beam: candidate.beam,
+                width: inner_width,
+                len: candidate.think.len(),
+            };
+            let think = app.wraps.get_or_wrap(key, || {
+                wrap_text(&reflow(candidate.think.trim()), inner_width)
+            });
+            let style = theme.style("think");
+            lines.extend(think.iter().map(|l| Line::styled(l.clone(), style)));
         }
         lines.push(Line::default());
     }
@@ -95,10 +103,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         }
         lines.push(Line::default());
     }
-    lines.extend(wrapped(
+    lines.extend(lines_with_code(
         &candidate.answer,
         inner_width,
         theme.style("answer"),
+        theme,
+        &app.highlighter,
     ));
     for error in app
         .state
@@ -116,8 +126,6 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let height = area.height.saturating_sub(2) as usize;
     let bottom = lines.len().saturating_sub(height);
     let top = bottom.saturating_sub(app.view.scroll_back as usize);
-    frame.render_widget(
-        Paragraph::new(lines).block(block).scroll((top as u16, 0)),
-        area,
-    );
+    let visible: Vec<Line> = lines.into_iter().skip(top).take(height).collect();
+    frame.render_widget(Paragraph::new(visible).block(block), area);
 }

@@ -5,15 +5,23 @@ use ratatui::text::Line;
 
 /// Wraps text to `width` columns, keeping blank lines, each line in `style`.
 pub fn wrapped(text: &str, width: u16, style: Style) -> Vec<Line<'static>> {
+    wrap_text(text, width)
+        .into_iter()
+        .map(|line| Line::styled(line, style))
+        .collect()
+}
+
+/// Wraps text to `width` columns, keeping blank lines (as empty strings).
+pub fn wrap_text(text: &str, width: u16) -> Vec<String> {
     let width = usize::from(width.max(1));
     let mut lines = Vec::new();
     for line in text.split('\n') {
         if line.trim().is_empty() {
-            lines.push(Line::default());
+            lines.push(String::new());
             continue;
         }
         for piece in textwrap::wrap(line, textwrap::Options::new(width).break_words(true)) {
-            lines.push(Line::styled(piece.into_owned(), style));
+            lines.push(piece.into_owned());
         }
     }
     lines
