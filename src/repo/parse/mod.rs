@@ -26,6 +26,8 @@ thread_local! {
     static GO: RefCell<Option<Parser>> = const { RefCell::new(None) };
     static JAVA: RefCell<Option<Parser>> = const { RefCell::new(None) };
     static JAVASCRIPT: RefCell<Option<Parser>> = const { RefCell::new(None) };
+    static TYPESCRIPT: RefCell<Option<Parser>> = const { RefCell::new(None) };
+    static TSX: RefCell<Option<Parser>> = const { RefCell::new(None) };
 }
 
 /// Parses `text` as `lang` and lists its definitions in source order.
@@ -48,6 +50,18 @@ pub fn parse(lang: Lang, text: &str) -> Parsed {
             tree_sitter_javascript::LANGUAGE.into(),
             text,
             |root| generic::symbols(root, text, &generic::JAVASCRIPT),
+        ),
+        Lang::TypeScript => with_parser(
+            &TYPESCRIPT,
+            tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
+            text,
+            |root| generic::symbols(root, text, &generic::TYPESCRIPT),
+        ),
+        Lang::Tsx => with_parser(
+            &TSX,
+            tree_sitter_typescript::LANGUAGE_TSX.into(),
+            text,
+            |root| generic::symbols(root, text, &generic::TYPESCRIPT),
         ),
     }
 }
