@@ -1,5 +1,9 @@
 use std::process::ExitCode;
 
+/// mimalloc for the whole binary: indexing allocates many small strings on several threads.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     match ponder::cli::run() {
         Ok(code) => code,

@@ -1,4 +1,4 @@
-//! The symbol index beyond Python: Rust, Go, Java and JavaScript fixtures.
+//! The symbol index beyond Python: Rust, Go, Java, JavaScript and TypeScript fixtures.
 
 mod support;
 
@@ -91,6 +91,71 @@ class Client {
   // Sends it.
   send(body) {
     return fetch(this.url, { body });
+  }
+}
+"#;
+
+const TS: &str = r#"/** Options of a store. */
+export interface StoreOptions {
+  name: string;
+  load(key: string): Promise<string>;
+}
+
+export type Key = string | number;
+
+export enum Mode {
+  Read,
+  Write,
+}
+
+/** Opens a store. */
+export function open(options: StoreOptions): Store;
+export function open(options: StoreOptions, mode?: Mode): Store {
+  return new Store(options);
+}
+
+export const close = (store: Store): void => store.flush();
+
+@sealed
+export abstract class Base {
+  abstract flush(): void;
+}
+
+export class Store extends Base {
+  private cache = new Map<Key, string>();
+
+  constructor(private options: StoreOptions) {
+    super();
+  }
+
+  // Drops everything.
+  @logged()
+  flush(): void {
+    this.cache.clear();
+  }
+}
+
+namespace Internal {
+  export function helper(): number {
+    return 1;
+  }
+}
+"#;
+
+const TSX: &str = r#"import React from "react";
+
+type Props = { label: string };
+
+/** A button with a label. */
+export function Button({ label }: Props) {
+  return <button className="btn">{label}</button>;
+}
+
+export const Badge = ({ label }: Props) => <span>{label}</span>;
+
+export class Panel extends React.Component<Props> {
+  render() {
+    return <div>{this.props.label}</div>;
   }
 }
 "#;
@@ -193,4 +258,72 @@ fn javascript_functions_arrow_constants_classes_and_methods() {
         ]
     );
     assert_eq!(found[0].2..=found[0].3, 2..=4);
+}
+
+#[test]
+fn typescript_interfaces_types_enums_overloads_classes_and_namespaces() {
+    let found = symbols_of("src/store.ts", TS);
+    assert_eq!(
+        names(&found),
+        [
+            ("StoreOptions", SymbolKind::Class),
+            ("StoreOptions.load", SymbolKind::Method),
+            ("Key", SymbolKind::Class),
+            ("Mode", SymbolKind::Class),
+            ("open", SymbolKind::Function),
+            ("open", SymbolKind::Function),
+            ("close", SymbolKind::Function),
+            ("Base", SymbolKind::Class),
+            ("Base.flush", SymbolKind::Method),
+            ("Store", SymbolKind::Class),
+            ("Store.cache", SymbolKind::Variable),
+            ("Store.constructor", SymbolKind::Method),
+            ("Store.flush", SymbolKind::Method),
+            ("Internal.helper", SymbolKind::Function),
+        ]
+    );
+    // The implementation of `open` spans its body.
+    assert_eq!(found[5].2..=found[5].3, 16..=18);
+}
+
+#[test]
+fn typescript_docs_above_exports_decorators_and_tools() {
+    let dir = tempfile::tempdir().unwrap();
+    support::fixture_repo(dir.path(), &[("src/store.ts", TS)]);
+    let index = RepoIndex::build(&Workspace::open(dir.path()).unwrap()).unwrap();
+    let file = index.file("src/store.ts").unwrap();
+    let by_name = |name: &str| {
+        file.symbols
+            .iter()
+            .find(|s| s.qualified_name() == name)
+            .unwrap_or_else(|| panic!("{name} not indexed"))
+    };
+    assert_eq!(
+        by_name("StoreOptions").doc.as_deref(),
+        Some("Options of a store.")
+    );
+    assert_eq!(by_name("open").doc.as_deref(), Some("Opens a store."));
+    assert_eq!(by_name("Base").decorators, ["sealed"]);
+    let flush = by_name("Store.flush");
+    assert_eq!(flush.decorators, ["logged()"]);
+    assert_eq!(flush.doc.as_deref(), Some("Drops everything."));
+    let out = call_tool(&index, "search_method_in_class", &json!(["flush", "Store"])).unwrap();
+    assert!(out.text.contains("this.cache.clear()"), "{}", out.text);
+    let out = call_tool(&index, "search_class", &json!(["StoreOptions"])).unwrap();
+    assert!(out.text.contains("src/store.ts"), "{}", out.text);
+}
+
+#[test]
+fn tsx_components_parse_with_the_tsx_grammar() {
+    let found = symbols_of("src/Button.tsx", TSX);
+    assert_eq!(
+        names(&found),
+        [
+            ("Props", SymbolKind::Class),
+            ("Button", SymbolKind::Function),
+            ("Badge", SymbolKind::Function),
+            ("Panel", SymbolKind::Class),
+            ("Panel.render", SymbolKind::Method),
+        ]
+    );
 }

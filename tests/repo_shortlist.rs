@@ -110,3 +110,65 @@ fn the_gold_file_of_a_real_instance_with_a_stack_trace_ranks_first() {
     let ranked = shortlist(&index, issue, 10);
     assert_eq!(ranked[0].0, instance["gold_files"][0], "{ranked:?}");
 }
+
+fn index_of(files: &[(&str, &str)]) -> (tempfile::TempDir, RepoIndex) {
+    let dir = tempfile::tempdir().unwrap();
+    support::fixture_repo(dir.path(), files);
+    let index = RepoIndex::build(&Workspace::open(dir.path()).unwrap()).unwrap();
+    (dir, index)
+}
+
+#[test]
+fn vendored_code_is_found_by_shape_and_ranked_below_the_project() {
+    let retry = "def retry_timeout(conn):\n    \"\"\"Retry a timeout on the connection.\"\"\"\n    raise TimeoutError(conn)\n";
+    let (_dir, index) = index_of(&[
+        ("web/__init__.py", "__version__ = '2.0'\n"),
+        (
+            "web/client.py",
+            "def send(conn):\n    return retry_timeout(conn)\n",
+        ),
+        // A separately released project copied under the package (it has its own version).
+        ("web/pools/__init__.py", "__version__ = '1.9'\n"),
+        ("web/pools/connection.py", retry),
+        // A folder of copied dependencies, by a common convention, inside the package
+        // (`_vendor/` and the like are not even listed by the workspace).
+        ("web/extern/__init__.py", ""),
+        ("web/extern/retrying.py", retry),
+        // A sub-package of the project itself (no version of its own).
+        ("web/util/__init__.py", ""),
+        ("web/util/timeouts.py", retry),
+        // At the top of the repository, `packages/` is the project's own code.
+        ("packages/tools/__init__.py", ""),
+        ("packages/tools/retry.py", retry),
+    ]);
+    let vendored = ponder::repo::Vendored::detect(&index);
+    assert_eq!(vendored.roots(), ["web/extern", "web/pools"]);
+    assert!(!vendored.contains("web/util/timeouts.py"));
+    assert!(!vendored.contains("packages/tools/retry.py"));
+    let ranked = shortlist(&index, "Connection timeout is not retried", 10);
+    let rank = |p: &str| ranked.iter().position(|(q, _)| q == p).unwrap();
+    // Same text: without the vendored rule the tie would go to the path first in order.
+    assert!(rank("web/util/timeouts.py") < rank("web/extern/retrying.py"));
+    assert!(rank("web/util/timeouts.py") < rank("web/pools/connection.py"));
+}
+
+#[test]
+fn the_environment_report_of_an_issue_does_not_steer_the_ranking() {
+    let (_dir, index) = index_of(&[
+        (
+            "lib/report.py",
+            "def versions():\n    return {'platform': platform(), 'idna': idna_version, 'chardet': chardet_version, 'cryptography': crypto}\n",
+        ),
+        (
+            "lib/urls.py",
+            "def parse_url(url):\n    \"\"\"Raise InvalidURL for an empty label.\"\"\"\n    return url.encode('idna')\n",
+        ),
+    ]);
+    let issue = "Getting an URL with an empty label raises UnicodeError\n\
+        It should raise InvalidURL.\n\n\
+        ## System Information\n\n$ python -m lib.report\n\n```json\n{\"chardet\": {\"version\": \"3.0.4\"}, \
+        \"cryptography\": {\"version\": \"2.8\"}, \"idna\": {\"version\": \"2.8\"}, \
+        \"platform\": {\"system\": \"Linux\"}}\n```\n";
+    let ranked = shortlist(&index, issue, 5);
+    assert_eq!(ranked[0].0, "lib/urls.py", "{ranked:?}");
+}

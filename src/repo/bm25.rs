@@ -3,6 +3,11 @@
 
 use std::collections::HashMap;
 
+use rustc_hash::FxHashMap;
+
+/// A document's term counts (Fx-hashed: the indexer counts every token of every file).
+pub type TermCounts = FxHashMap<String, u32>;
+
 /// Term-frequency saturation (Pyserini's default).
 pub const K1: f64 = 0.9;
 /// Length normalisation (Pyserini's default).
@@ -11,7 +16,7 @@ pub const B: f64 = 0.4;
 /// A BM25 index over documents numbered by the caller.
 #[derive(Debug, Default, Clone)]
 pub struct Bm25 {
-    vocabulary: HashMap<String, u32>,
+    vocabulary: FxHashMap<String, u32>,
     /// Per term: the documents holding it and how often.
     postings: Vec<Vec<(u32, u32)>>,
     /// Per document: its terms (ids and counts) and its length; `None` when absent or removed.
@@ -28,7 +33,7 @@ struct Doc {
 
 impl Bm25 {
     /// Adds document `doc` (replacing what was there) from its term counts.
-    pub fn insert(&mut self, doc: usize, counts: &HashMap<String, u32>) {
+    pub fn insert(&mut self, doc: usize, counts: &TermCounts) {
         self.remove(doc);
         if self.docs.len() <= doc {
             self.docs.resize(doc + 1, None);
@@ -96,7 +101,7 @@ impl Bm25 {
             return Vec::new();
         }
         let avg_len = self.total_len as f64 / self.live_docs as f64;
-        let mut acc: HashMap<u32, f64> = HashMap::new();
+        let mut acc: FxHashMap<u32, f64> = FxHashMap::default();
         for (term, &weight) in query {
             let Some(&id) = self.vocabulary.get(term) else {
                 continue;
@@ -122,8 +127,8 @@ impl Bm25 {
 }
 
 /// Counts tokens: the shape [`Bm25::insert`] takes.
-pub fn count(tokens: impl IntoIterator<Item = String>) -> HashMap<String, u32> {
-    let mut counts = HashMap::new();
+pub fn count(tokens: impl IntoIterator<Item = String>) -> TermCounts {
+    let mut counts = TermCounts::default();
     for token in tokens {
         *counts.entry(token).or_insert(0) += 1;
     }
@@ -134,7 +139,7 @@ pub fn count(tokens: impl IntoIterator<Item = String>) -> HashMap<String, u32> {
 mod tests {
     use super::*;
 
-    fn doc(words: &str) -> HashMap<String, u32> {
+    fn doc(words: &str) -> TermCounts {
         count(words.split_whitespace().map(String::from))
     }
 

@@ -12,7 +12,7 @@ use std::time::SystemTime;
 use anyhow::Result;
 use rayon::prelude::*;
 
-use super::bm25::Bm25;
+use super::bm25::{Bm25, TermCounts};
 use super::lang::Lang;
 use super::parse;
 use super::symbol::Symbol;
@@ -115,7 +115,7 @@ impl RepoIndex {
     /// Reads, parses and indexes every file of the workspace, in parallel.
     pub fn build(workspace: &Workspace) -> Result<RepoIndex> {
         let root = workspace.root().to_path_buf();
-        let loaded: Vec<(IndexedFile, HashMap<String, u32>)> = workspace
+        let loaded: Vec<(IndexedFile, TermCounts)> = workspace
             .files()
             .par_iter()
             .filter_map(|path| load(&root, path))
@@ -186,7 +186,7 @@ impl RepoIndex {
         self.reindex(&paths)
     }
 
-    fn fill(&mut self, slot: usize, file: IndexedFile, counts: &HashMap<String, u32>) {
+    fn fill(&mut self, slot: usize, file: IndexedFile, counts: &TermCounts) {
         for (i, symbol) in file.symbols.iter().enumerate() {
             self.by_name
                 .entry(symbol.name.clone())
@@ -340,7 +340,7 @@ fn stamp(path: &Path) -> Option<Stamp> {
 
 /// Reads and parses one file; `None` if it cannot be read or is too large (checked again here
 /// for files given to `reindex`).
-fn load(root: &Path, path: &str) -> Option<(IndexedFile, HashMap<String, u32>)> {
+fn load(root: &Path, path: &str) -> Option<(IndexedFile, TermCounts)> {
     let full = root.join(path);
     let stamp = stamp(&full)?;
     if stamp.len > MAX_FILE_BYTES {
@@ -358,7 +358,7 @@ fn load(root: &Path, path: &str) -> Option<(IndexedFile, HashMap<String, u32>)> 
     let parsed = lang
         .map(|lang| parse::parse(lang, &text))
         .unwrap_or_default();
-    let mut counts = HashMap::new();
+    let mut counts = TermCounts::default();
     tokens::count_code_tokens(&text, &mut counts, 1);
     tokens::count_code_tokens(path, &mut counts, PATH_WEIGHT);
     let mut line_starts = vec![0];

@@ -12,6 +12,10 @@ pub enum Lang {
     Java,
     /// JavaScript, including JSX.
     JavaScript,
+    /// TypeScript (`.ts`, `.mts`, `.cts`, `.d.ts`).
+    TypeScript,
+    /// TypeScript with JSX (`.tsx`): a grammar of its own.
+    Tsx,
 }
 
 impl Lang {
@@ -24,6 +28,8 @@ impl Lang {
             "go" => Some(Lang::Go),
             "java" => Some(Lang::Java),
             "js" | "jsx" | "mjs" | "cjs" => Some(Lang::JavaScript),
+            "ts" | "mts" | "cts" => Some(Lang::TypeScript),
+            "tsx" => Some(Lang::Tsx),
             _ => None,
         }
     }
@@ -32,8 +38,9 @@ impl Lang {
 /// True for files that hold code (any common language), as opposed to docs, data and config.
 pub fn is_code_file(path: &str) -> bool {
     const CODE: &[&str] = &[
-        "py", "pyi", "pyx", "rs", "js", "jsx", "mjs", "cjs", "ts", "tsx", "go", "java", "kt", "c",
-        "h", "cc", "cpp", "hpp", "cs", "rb", "php", "swift", "scala", "m", "sh", "lua", "r", "jl",
+        "py", "pyi", "pyx", "rs", "js", "jsx", "mjs", "cjs", "ts", "tsx", "mts", "cts", "go",
+        "java", "kt", "c", "h", "cc", "cpp", "hpp", "cs", "rb", "php", "swift", "scala", "m", "sh",
+        "lua", "r", "jl",
     ];
     path.rsplit_once('.')
         .is_some_and(|(_, ext)| CODE.contains(&ext))

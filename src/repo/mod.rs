@@ -9,15 +9,18 @@ mod baseline;
 mod bm25;
 mod bound;
 mod index;
+mod issue_text;
 mod lang;
 mod mentions;
 mod parse;
+mod passages;
 mod shortlist;
 mod skeleton;
 mod symbol;
 pub mod tokens;
 mod tools;
 mod tree;
+mod vendored;
 mod workspace;
 mod worktree;
 
@@ -34,5 +37,6 @@ pub use tools::{
     ArgType, RESULT_SHOW_LIMIT, TEXT_TOKENS, TOOLS, ToolOutput, ToolSpec, call_tool, tool_names,
 };
 pub use tree::{compressed_tree, fitted_tree};
+pub use vendored::Vendored;
 pub use workspace::{MAX_FILE_BYTES, SkipReason, Skipped, Workspace};
 pub use worktree::{Worktree, remove_stale};

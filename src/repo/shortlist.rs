@@ -1,6 +1,7 @@
-//! Ranking files for an issue: BM25 over code-aware tokens, boosted by what the issue names —
-//! file paths, stack-trace frames, dotted module paths, and identifiers defined in the index —
-//! with test and non-code files ranked below source files.
+//! Ranking files for an issue: BM25 over code-aware tokens, half whole-file and half best
+//! passage, boosted by what the issue names — file paths, stack-trace frames, dotted module
+//! paths, and identifiers defined in the index — with test, non-code and vendored files ranked
+//! below source files. The issue is read without its environment report.
 //!
 //! The weights are fixed by reasoning about issue texts in general (see the constants), not
 //! fitted to any repository.
@@ -8,10 +9,13 @@
 use std::collections::HashMap;
 
 use super::RepoIndex;
+use super::issue_text::without_environment;
 use super::lang::is_code_file;
 use super::mentions::{self, Mentions};
+use super::passages::best_passage_scores;
 use super::symbol::SymbolKind;
 use super::tokens;
+use super::vendored::Vendored;
 
 /// A file named in full (or by a unique suffix) in the issue.
 const PATH_BOOST: f64 = 1.0;
@@ -23,18 +27,42 @@ const MODULE_BOOST: f64 = 0.6;
 const SYMBOL_BOOST: f64 = 0.8;
 /// How many times a word of the issue's title counts in the query.
 const TITLE_WEIGHT: f64 = 2.0;
+/// The share of the lexical score that comes from a file's best passage rather than the whole
+/// file (see [`best_passage_scores`]).
+const PASSAGE_WEIGHT: f64 = 0.5;
+/// How many of the best files by whole-file BM25 are read passage by passage.
+const PASSAGE_CANDIDATES: usize = 100;
 /// Multipliers for files that are rarely where a fix goes.
 const TEST_FACTOR: f64 = 0.35;
 const NON_CODE_FACTOR: f64 = 0.3;
+/// Multiplier for vendored code (another project copied in; see [`Vendored`]).
+const VENDORED_FACTOR: f64 = 0.3;
 
 /// The files of `index` ranked for `issue`, best first, at most `top`, with their scores.
+/// The issue is read without its environment report ([`without_environment`]).
 pub fn shortlist(index: &RepoIndex, issue: &str, top: usize) -> Vec<(String, f64)> {
+    let issue = without_environment(issue);
+    let issue = issue.as_str();
+    let vendored = Vendored::detect(index);
     let mut scores: HashMap<usize, f64> = HashMap::new();
-    let bm25 = bm25_scores(index, issue);
+    let query = query_terms(issue);
+    let bm25 = index.bm25().scores(&query);
     let best = bm25.iter().map(|(_, s)| *s).fold(0.0, f64::max);
     if best > 0.0 {
-        for (slot, score) in bm25 {
-            scores.insert(slot, score / best);
+        for &(slot, score) in &bm25 {
+            scores.insert(slot, (1.0 - PASSAGE_WEIGHT) * score / best);
+        }
+    }
+    let candidates: Vec<usize> = bm25
+        .iter()
+        .take(PASSAGE_CANDIDATES)
+        .map(|(s, _)| *s)
+        .collect();
+    let passages = best_passage_scores(index, &query, &candidates);
+    let best = passages.values().copied().fold(0.0, f64::max);
+    if best > 0.0 {
+        for (slot, score) in passages {
+            *scores.entry(slot).or_default() += PASSAGE_WEIGHT * score / best;
         }
     }
     for (slot, boost) in boosts(index, &mentions::extract(issue)) {
@@ -44,7 +72,12 @@ pub fn shortlist(index: &RepoIndex, issue: &str, top: usize) -> Vec<(String, f64
         .into_iter()
         .filter_map(|(slot, score)| {
             let path = &index.slot(slot)?.path;
-            Some((path.clone(), score * prior(path)))
+            let factor = if vendored.contains(path) {
+                VENDORED_FACTOR
+            } else {
+                prior(path)
+            };
+            Some((path.clone(), score * factor))
         })
         .filter(|(_, score)| *score > 0.0)
         .collect();
@@ -53,10 +86,10 @@ pub fn shortlist(index: &RepoIndex, issue: &str, top: usize) -> Vec<(String, f64
     ranked
 }
 
-/// BM25 of the issue's code-aware tokens against every file; a query term counts once per
-/// occurrence, saturating (an issue that repeats a word means it, but not ten times more), and
-/// the title's words count [`TITLE_WEIGHT`] times: the title says what the issue is about.
-pub fn bm25_scores(index: &RepoIndex, issue: &str) -> Vec<(usize, f64)> {
+/// The issue's code-aware tokens as a weighted BM25 query: a term counts once per occurrence,
+/// saturating (an issue that repeats a word means it, but not ten times more), and the title's
+/// words count [`TITLE_WEIGHT`] times: the title says what the issue is about.
+fn query_terms(issue: &str) -> HashMap<String, f64> {
     let mut counts: HashMap<String, f64> = HashMap::new();
     for token in tokens::code_tokens(issue) {
         *counts.entry(token).or_default() += 1.0;
@@ -65,11 +98,10 @@ pub fn bm25_scores(index: &RepoIndex, issue: &str) -> Vec<(usize, f64)> {
     for token in tokens::code_tokens(title) {
         *counts.entry(token).or_default() += TITLE_WEIGHT - 1.0;
     }
-    let query: HashMap<String, f64> = counts
+    counts
         .into_iter()
         .map(|(term, n)| (term, 1.0 + n.ln()))
-        .collect();
-    index.bm25().scores(&query)
+        .collect()
 }
 
 /// How likely a file is to be where a fix goes, before reading the issue.

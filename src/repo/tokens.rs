@@ -5,7 +5,7 @@
 //! Invariant: every token is non-empty, lowercase ASCII alphanumeric (code tokens) or
 //! alphanumeric-with-underscores (plain tokens), at most [`MAX_TOKEN_LEN`] bytes long.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashSet;
 
 /// Longer words (hashes, base64 blobs) are dropped: they never help ranking.
 pub const MAX_TOKEN_LEN: usize = 40;
@@ -24,8 +24,13 @@ const STOPWORDS: &[&str] = &[
     "void", "int", "str", "py", "s", "t", "x", "e", "id", "www", "http", "https", "com", "org",
 ];
 
+/// [`STOPWORDS`] as a set: the indexer asks for every token it sees.
+static STOPWORD_SET: std::sync::LazyLock<FxHashSet<&'static str>> =
+    std::sync::LazyLock::new(|| STOPWORDS.iter().copied().collect());
+
 fn is_stopword(word: &str) -> bool {
-    STOPWORDS.contains(&word)
+    // No stopword is longer than 8 bytes: most tokens are answered without hashing.
+    word.len() <= 8 && STOPWORD_SET.contains(word)
 }
 
 /// Code-aware tokens of `text`, lowercase: each identifier as a whole and, when it has parts,
@@ -39,7 +44,7 @@ pub fn code_tokens(text: &str) -> Vec<String> {
 
 /// Adds `weight` to `counts` for each of [`code_tokens`]`(text)`, allocating only for tokens
 /// not yet counted (the indexer's hot path).
-pub fn count_code_tokens(text: &str, counts: &mut HashMap<String, u32>, weight: u32) {
+pub fn count_code_tokens(text: &str, counts: &mut super::bm25::TermCounts, weight: u32) {
     for_each_code_token(text, &mut |token| match counts.get_mut(token) {
         Some(count) => *count += weight,
         None => {
@@ -245,6 +250,12 @@ mod tests {
             ["ignore", "path", "ignorepath"]
         );
         assert_eq!(code_tokens("ignore_paths")[0], "ignorepath");
+    }
+
+    #[test]
+    fn stopwords_fit_the_length_shortcut() {
+        assert!(STOPWORDS.iter().all(|w| w.len() <= 8));
+        assert!(is_stopword("function") && !is_stopword("functions"));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use rayon::prelude::*;
 
 /// Files larger than this are not read (they are noted as skipped).
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
@@ -194,6 +195,7 @@ impl Workspace {
 fn list_files(root: &Path) -> (Vec<String>, Vec<Skipped>) {
     let mut files = Vec::new();
     let mut skipped = Vec::new();
+    let mut found: Vec<(PathBuf, String)> = Vec::new();
     let walker = ignore::WalkBuilder::new(root)
         .hidden(false)
         .follow_links(false)
@@ -224,7 +226,18 @@ fn list_files(root: &Path) -> (Vec<String>, Vec<Skipped>) {
             });
             continue;
         };
-        match classify(entry.path(), &rel) {
+        found.push((entry.into_path(), rel));
+    }
+    // Classifying reads the head of every file: in parallel, like the indexer's reads.
+    let classified: Vec<(String, Option<SkipReason>)> = found
+        .into_par_iter()
+        .map(|(full, rel)| {
+            let reason = classify(&full, &rel);
+            (rel, reason)
+        })
+        .collect();
+    for (rel, reason) in classified {
+        match reason {
             None => files.push(rel),
             Some(reason) => skipped.push(Skipped { path: rel, reason }),
         }

@@ -79,13 +79,18 @@ fn measure(label: &str, root: &Path, runs: usize, with_rg: bool) -> Result<()> {
     println!("\n== {label}");
     let mut open_times = Vec::new();
     let mut cold_times = Vec::new();
+    let mut cold_cpu = Vec::new();
     let mut index = None;
     for _ in 0..runs {
+        let cpu_before = process_cpu_time();
         let started = Instant::now();
         let workspace = Workspace::open(root)?;
         let opened = started.elapsed();
         let built = RepoIndex::build(&workspace)?;
         cold_times.push(started.elapsed());
+        if let (Some(before), Some(after)) = (cpu_before, process_cpu_time()) {
+            cold_cpu.push(after.saturating_sub(before));
+        }
         open_times.push(opened);
         index = Some(built);
     }
@@ -102,6 +107,12 @@ fn measure(label: &str, root: &Path, runs: usize, with_rg: bool) -> Result<()> {
         ms(median(&mut cold_times)),
         ms(median(&mut open_times))
     );
+    if !cold_cpu.is_empty() {
+        println!(
+            "cold index CPU time, all threads (steadier than wall time under load): {}",
+            ms(median(&mut cold_cpu))
+        );
+    }
 
     let target = index
         .files()
@@ -213,6 +224,19 @@ fn rg_version() -> Option<String> {
 fn median(times: &mut [Duration]) -> Duration {
     times.sort();
     times[times.len() / 2]
+}
+
+/// User plus system CPU time of this process so far, all threads (`None` where unsupported).
+fn process_cpu_time() -> Option<Duration> {
+    // SAFETY: getrusage writes into the zeroed struct we pass and reads nothing else.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        (libc::getrusage(libc::RUSAGE_SELF, &mut usage) == 0).then_some(usage)
+    }?;
+    let time = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
+    };
+    Some(time(usage.ru_utime) + time(usage.ru_stime))
 }
 
 fn ms(duration: Duration) -> String {

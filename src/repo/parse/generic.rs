@@ -1,4 +1,4 @@
-//! Definitions of the brace languages (Rust, Go, Java, JavaScript) from a tree-sitter tree,
+//! Definitions of the brace languages (Rust, Go, Java, JavaScript, TypeScript) from a tree-sitter tree,
 //! driven by a table of node kinds per language: classes (structs, enums, traits, interfaces,
 //! types), functions, methods (functions inside a class, an `impl`, or with a Go receiver) and
 //! top-level constants; doc comments directly above a definition and Rust attributes.
@@ -85,6 +85,34 @@ pub const JAVASCRIPT: Rules = Rules {
     impls: &[],
     modules: &[],
     attributes: &[],
+};
+
+/// TypeScript and TSX (one table: TSX only adds JSX expressions). Interfaces, enums, type
+/// aliases and abstract classes are classes; signatures in interfaces and overloads are methods
+/// and functions; `namespace`/`module` blocks name what they hold; decorators are attributes.
+pub const TYPESCRIPT: Rules = Rules {
+    classes: &[
+        "class_declaration",
+        "abstract_class_declaration",
+        "class",
+        "interface_declaration",
+        "enum_declaration",
+        "type_alias_declaration",
+    ],
+    functions: &[
+        "function_declaration",
+        "generator_function_declaration",
+        "function_signature",
+    ],
+    methods: &[
+        "method_definition",
+        "method_signature",
+        "abstract_method_signature",
+    ],
+    variables: &["variable_declarator", "public_field_definition"],
+    impls: &[],
+    modules: &["internal_module", "module"],
+    attributes: &["decorator"],
 };
 
 /// What the nodes being walked are inside of.
@@ -252,6 +280,19 @@ fn header(node: Node, src: &str) -> String {
 
 /// The attributes and the first line of the doc comment directly above `node`.
 fn leading(node: Node, src: &str, rules: &Rules) -> (Vec<String>, Option<String>) {
+    // `export class …`: the doc comment sits above the export statement.
+    let exported = node.parent().filter(|p| p.kind() == "export_statement");
+    // Decorators written inside the definition's node or its export statement (TypeScript).
+    let mut inner = Vec::new();
+    for holder in exported.into_iter().chain([node]) {
+        let mut cursor = holder.walk();
+        for child in holder.named_children(&mut cursor) {
+            if rules.attributes.contains(&child.kind()) {
+                inner.push(attribute_text(text_of(child, src)));
+            }
+        }
+    }
+    let node = exported.unwrap_or(node);
     let mut decorators = Vec::new();
     let mut comments = Vec::new();
     let mut line = node.start_position().row;
@@ -261,11 +302,7 @@ fn leading(node: Node, src: &str, rules: &Rules) -> (Vec<String>, Option<String>
             break;
         }
         if rules.attributes.contains(&prev.kind()) {
-            decorators.push(one_line(
-                text_of(prev, src)
-                    .trim_start_matches("#[")
-                    .trim_end_matches(']'),
-            ));
+            decorators.push(attribute_text(text_of(prev, src)));
         } else if prev.kind().contains("comment") {
             comments.push(text_of(prev, src));
         } else {
@@ -275,6 +312,7 @@ fn leading(node: Node, src: &str, rules: &Rules) -> (Vec<String>, Option<String>
         sibling = prev.prev_named_sibling();
     }
     decorators.reverse();
+    decorators.extend(inner);
     comments.reverse();
     let doc = comments
         .iter()
@@ -293,6 +331,16 @@ fn leading(node: Node, src: &str, rules: &Rules) -> (Vec<String>, Option<String>
         .find(|l| !l.is_empty())
         .map(one_line);
     (decorators, doc)
+}
+
+/// An attribute as the index shows it: `#[derive(Debug)]` → `derive(Debug)`, `@Input()` →
+/// `Input()`.
+fn attribute_text(text: &str) -> String {
+    let inner = match text.strip_prefix("#[") {
+        Some(rest) => rest.strip_suffix(']').unwrap_or(rest),
+        None => text.strip_prefix('@').unwrap_or(text),
+    };
+    one_line(inner)
 }
 
 /// `Foo<T>` → `Foo`, `crate::a::Foo` → `Foo`.

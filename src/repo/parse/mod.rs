@@ -1,11 +1,17 @@
 //! Parsing files into symbols with tree-sitter: one parser per thread and language, and the
 //! helpers every language's walker shares. A file that does not parse cleanly is still indexed
 //! as far as tree-sitter recovers it.
+//!
+//! Tree-sitter's C core allocates and frees many small nodes per parse; it is pointed at
+//! mimalloc (thread-local free lists) once, before the first parser is made, which makes a cold
+//! index measurably faster than the system allocator when parsing on several threads.
 
 mod generic;
 mod python;
 
 use std::cell::RefCell;
+use std::ffi::c_void;
+use std::sync::Once;
 
 use tree_sitter::{Node, Parser};
 
@@ -26,6 +32,8 @@ thread_local! {
     static GO: RefCell<Option<Parser>> = const { RefCell::new(None) };
     static JAVA: RefCell<Option<Parser>> = const { RefCell::new(None) };
     static JAVASCRIPT: RefCell<Option<Parser>> = const { RefCell::new(None) };
+    static TYPESCRIPT: RefCell<Option<Parser>> = const { RefCell::new(None) };
+    static TSX: RefCell<Option<Parser>> = const { RefCell::new(None) };
 }
 
 /// Parses `text` as `lang` and lists its definitions in source order.
@@ -49,6 +57,18 @@ pub fn parse(lang: Lang, text: &str) -> Parsed {
             text,
             |root| generic::symbols(root, text, &generic::JAVASCRIPT),
         ),
+        Lang::TypeScript => with_parser(
+            &TYPESCRIPT,
+            tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
+            text,
+            |root| generic::symbols(root, text, &generic::TYPESCRIPT),
+        ),
+        Lang::Tsx => with_parser(
+            &TSX,
+            tree_sitter_typescript::LANGUAGE_TSX.into(),
+            text,
+            |root| generic::symbols(root, text, &generic::TYPESCRIPT),
+        ),
     }
 }
 
@@ -61,6 +81,7 @@ fn with_parser(
     slot.with(|cell| {
         let mut cell = cell.borrow_mut();
         if cell.is_none() {
+            use_mimalloc();
             let mut parser = Parser::new();
             if parser.set_language(&language).is_err() {
                 return Parsed::default();
@@ -118,4 +139,55 @@ fn line_span(node: Node) -> (usize, usize) {
         end_pos.row + 1
     };
     (start, end.max(start))
+}
+
+/// Installs mimalloc as tree-sitter's allocator, once per process, before any parser exists.
+/// Every tree-sitter object of this crate is made through [`with_parser`], after this ran, so
+/// no object allocated by one allocator is ever freed by the other.
+fn use_mimalloc() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        // SAFETY: the four functions are one allocator family (mimalloc), never return null
+        // (they abort, as tree-sitter's own defaults do), align like malloc, and are installed
+        // before this process makes any tree-sitter object; `Once` serialises the call.
+        unsafe {
+            tree_sitter::set_allocator(Some(tree_sitter::Allocator {
+                malloc: ts_malloc,
+                calloc: ts_calloc,
+                realloc: ts_realloc,
+                free: ts_free,
+            }));
+        }
+    });
+}
+
+fn non_null(ptr: *mut c_void, size: usize) -> *mut c_void {
+    if ptr.is_null() && size > 0 {
+        // Out of memory: tree-sitter's default allocator aborts too.
+        std::process::abort();
+    }
+    ptr
+}
+
+unsafe extern "C" fn ts_malloc(size: usize) -> *mut c_void {
+    // SAFETY: plain allocation.
+    non_null(unsafe { libmimalloc_sys::mi_malloc(size) }, size)
+}
+
+unsafe extern "C" fn ts_calloc(count: usize, size: usize) -> *mut c_void {
+    let Some(total) = count.checked_mul(size) else {
+        std::process::abort();
+    };
+    // SAFETY: plain zeroed allocation.
+    non_null(unsafe { libmimalloc_sys::mi_zalloc(total) }, total)
+}
+
+unsafe extern "C" fn ts_realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
+    // SAFETY: `ptr` is null or came from this allocator (see `use_mimalloc`).
+    non_null(unsafe { libmimalloc_sys::mi_realloc(ptr, size) }, size)
+}
+
+unsafe extern "C" fn ts_free(ptr: *mut c_void) {
+    // SAFETY: `ptr` is null or came from this allocator (see `use_mimalloc`).
+    unsafe { libmimalloc_sys::mi_free(ptr) }
 }
