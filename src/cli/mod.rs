@@ -4,6 +4,7 @@ mod bench;
 mod doctor;
 mod eval;
 mod replay;
+mod resume;
 mod session;
 mod shortlist;
 mod tool;
@@ -33,6 +34,8 @@ enum CommandLine {
     Fix(session::FixArgs),
     /// Play a recorded session in the interface, with its original timing (for a meeting).
     Replay(replay::ReplayArgs),
+    /// Continue an interrupted session from its last completed stage.
+    Resume(resume::ResumeArgs),
     /// List recorded sessions, newest first.
     Sessions,
     /// Test one candidate patch in a sandboxed throw-away worktree and print the verdict.
@@ -57,6 +60,7 @@ pub fn run() -> Result<ExitCode> {
         CommandLine::Demo(args) => session::demo(args),
         CommandLine::Fix(args) => session::fix(args),
         CommandLine::Replay(args) => replay::replay(args),
+        CommandLine::Resume(args) => resume::resume(args),
         CommandLine::Sessions => replay::sessions(),
         CommandLine::Verify(args) => verify::verify(args),
         CommandLine::Shortlist(args) => shortlist::run(args),
