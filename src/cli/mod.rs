@@ -3,6 +3,7 @@
 mod bench;
 mod doctor;
 mod eval;
+mod export;
 mod replay;
 mod resume;
 mod session;
@@ -36,6 +37,8 @@ enum CommandLine {
     Replay(replay::ReplayArgs),
     /// Continue an interrupted session from its last completed stage.
     Resume(resume::ResumeArgs),
+    /// Export a session: SWE-bench predictions, a trajectory, or SFT examples with checks.
+    Export(export::ExportArgs),
     /// List recorded sessions, newest first.
     Sessions,
     /// Test one candidate patch in a sandboxed throw-away worktree and print the verdict.
@@ -61,6 +64,7 @@ pub fn run() -> Result<ExitCode> {
         CommandLine::Fix(args) => session::fix(args),
         CommandLine::Replay(args) => replay::replay(args),
         CommandLine::Resume(args) => resume::resume(args),
+        CommandLine::Export(args) => export::export(args),
         CommandLine::Sessions => replay::sessions(),
         CommandLine::Verify(args) => verify::verify(args),
         CommandLine::Shortlist(args) => shortlist::run(args),

@@ -21,7 +21,8 @@ pub use state::{
 use serde::{Deserialize, Serialize};
 
 /// Version of the journal and headless event format this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// 2 added [`Event::Prompt`]; format 1 journals read the same.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// One of the four development stages, in the order they run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -383,6 +384,14 @@ pub enum Event {
         #[serde(default)]
         parent: Option<Beam>,
     },
+    /// The messages one request for candidates was given (history-pruned: earlier stages'
+    /// answers, never their thinking); `beams` are the candidates it answers for.
+    Prompt {
+        stage: Stage,
+        beams: Vec<Beam>,
+        round: u32,
+        messages: Vec<PromptMessage>,
+    },
     Token {
         stage: Stage,
         beam: Beam,
@@ -491,6 +500,14 @@ pub enum Event {
 
 fn one() -> u32 {
     1
+}
+
+/// One chat message of a recorded prompt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromptMessage {
+    /// `system`, `user` or `assistant`.
+    pub role: String,
+    pub content: String,
 }
 
 /// One journal line: an event with its place and time in the session.

@@ -57,6 +57,20 @@ impl Message {
     }
 }
 
+impl From<&Message> for crate::event::PromptMessage {
+    fn from(message: &Message) -> Self {
+        crate::event::PromptMessage {
+            role: match message.role {
+                Role::System => "system",
+                Role::User => "user",
+                Role::Assistant => "assistant",
+            }
+            .to_string(),
+            content: message.content.clone(),
+        }
+    }
+}
+
 /// How tokens are drawn.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sampling {

@@ -18,9 +18,11 @@ pub mod simulate;
 mod understand;
 mod verify;
 
+pub use answer::{code_block, json_array};
 pub use edit::{
     Edit, FileChange, Matching, apply_edit, apply_edits, hunks, parse_edits, unified_diff,
 };
+pub use localize::{LocalizeAnswer, Location, parse_localize_answer};
 pub use select::{Scored, Selection, confident, select};
 
 use std::path::PathBuf;

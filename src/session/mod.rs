@@ -1,5 +1,6 @@
 //! Sessions on disk: where they live, their ids, and the journal of their events.
 
+pub mod export;
 pub mod fingerprint;
 mod index;
 mod journal;
