@@ -6,6 +6,7 @@ mod eval;
 mod export;
 mod replay;
 mod resume;
+mod review;
 mod session;
 mod shortlist;
 mod tool;
@@ -39,6 +40,8 @@ enum CommandLine {
     Resume(resume::ResumeArgs),
     /// Export a session: SWE-bench predictions, a trajectory, or SFT examples with checks.
     Export(export::ExportArgs),
+    /// Step through a recorded session: every candidate, scores, why kept or pruned, notes.
+    Review(review::ReviewArgs),
     /// List recorded sessions, newest first.
     Sessions,
     /// Test one candidate patch in a sandboxed throw-away worktree and print the verdict.
@@ -65,6 +68,7 @@ pub fn run() -> Result<ExitCode> {
         CommandLine::Replay(args) => replay::replay(args),
         CommandLine::Resume(args) => resume::resume(args),
         CommandLine::Export(args) => export::export(args),
+        CommandLine::Review(args) => review::review(args),
         CommandLine::Sessions => replay::sessions(),
         CommandLine::Verify(args) => verify::verify(args),
         CommandLine::Shortlist(args) => shortlist::run(args),

@@ -24,7 +24,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use crate::event::{Command, Envelope, Event, Outcome, SessionState};
 use crate::pipeline::{RunningSession, SessionHandle};
 use crate::session::Player;
-use terminal::TerminalGuard;
+pub use terminal::TerminalGuard;
 
 /// Shortest time between two frames.
 const FRAME: Duration = Duration::from_millis(16);
