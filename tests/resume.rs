@@ -5,9 +5,13 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ponder::event::{EngineSource, Event, SessionState};
+use ponder::event::{Control, EngineInfo, EngineSource, Event, SessionState, Stage};
+use ponder::model::scripted::ScriptedEngine;
+use ponder::model::{Engine, GenerateRequest, Generation, JudgeRequest, TokenSink};
+use ponder::pipeline::{self, SessionSpec};
 use ponder::session::read_journal;
 
 fn ponder(data: &Path) -> Command {
@@ -200,4 +204,112 @@ fn resume_refuses_a_finished_session_and_a_missing_one() {
             || stderr.contains("does not say where its engine"),
         "{stderr}"
     );
+}
+
+/// Counts the requests that reach the real engine, by stage.
+struct Counting {
+    inner: ScriptedEngine,
+    calls: Arc<Mutex<Vec<Stage>>>,
+}
+
+impl Engine for Counting {
+    fn info(&self) -> EngineInfo {
+        self.inner.info()
+    }
+
+    fn generate(
+        &mut self,
+        request: &GenerateRequest,
+        sink: &mut dyn TokenSink,
+        control: &Control,
+    ) -> anyhow::Result<Vec<Generation>> {
+        self.calls.lock().unwrap().push(request.stage);
+        self.inner.generate(request, sink, control)
+    }
+
+    fn judge(&mut self, request: &JudgeRequest, control: &Control) -> anyhow::Result<Vec<f64>> {
+        self.inner.judge(request, control)
+    }
+
+    fn replayed(&mut self, request: &GenerateRequest, generations: &[Generation]) {
+        self.inner.replayed(request, generations);
+    }
+}
+
+#[test]
+fn resuming_after_the_patch_stage_generates_only_what_came_after_it() {
+    let data = tempfile::tempdir().unwrap();
+    let journal = data.path().join("s.jsonl");
+    let repo = ponder::demo::prepare().unwrap();
+    let mut settings = ponder::config::default_settings();
+    settings.test_cmd = Some(ponder::demo::TEST_CMD.into());
+    settings.search = ponder::event::SearchSettings::for_budget(ponder::demo::BUDGET);
+    let spec = |journal: &Path| SessionSpec {
+        session_id: "s".into(),
+        repo: repo.root().to_path_buf(),
+        issue: ponder::demo::issue().unwrap(),
+        settings: settings.clone(),
+        journal: Some(journal.to_path_buf()),
+    };
+    let engine = || ScriptedEngine::from_toml(ponder::demo::script().unwrap(), "demo").unwrap();
+    let whole = drain(pipeline::start(spec(&journal), Box::new(engine())).unwrap());
+    let expected = final_state(&journal);
+
+    // Interrupted right after the patch stage finished.
+    let cut = whole
+        .iter()
+        .position(|e| {
+            matches!(
+                e.event,
+                Event::StageFinished {
+                    stage: Stage::Patch,
+                    ok: true
+                }
+            )
+        })
+        .unwrap();
+    let point = ponder::session::resume_point(ponder::session::Journal {
+        envelopes: whole[..cut + 3].to_vec(),
+        torn_tail: false,
+    })
+    .unwrap();
+    assert_eq!((point.prefix.len(), point.dropped), (cut + 1, 2));
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let counting = Counting {
+        inner: engine(),
+        calls: calls.clone(),
+    };
+    let resumed_path = data.path().join("r.jsonl");
+    let shown =
+        drain(pipeline::resume(spec(&resumed_path), Box::new(counting), point.prefix).unwrap());
+    // Exactly the requests made after the cut (verify's, and its repair round's patches).
+    let after: Vec<Stage> = whole[cut + 1..]
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::Prompt { stage, .. } => Some(*stage),
+            _ => None,
+        })
+        .collect();
+    let calls = calls.lock().unwrap().clone();
+    assert!(calls.contains(&Stage::Verify), "{calls:?}");
+    assert_eq!(calls, after);
+    assert_eq!(
+        shown.len(),
+        whole.len(),
+        "the viewer sees the whole session"
+    );
+    assert_eq!(final_state(&resumed_path), expected);
+}
+
+fn drain(mut running: pipeline::RunningSession) -> Vec<ponder::event::Envelope> {
+    let mut events = Vec::new();
+    while let Some(envelope) = running.events.blocking_recv() {
+        let done = matches!(envelope.event, Event::SessionFinished { .. });
+        events.push(envelope);
+        if done {
+            break;
+        }
+    }
+    running.thread.join().unwrap();
+    events
 }
