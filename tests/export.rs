@@ -117,7 +117,7 @@ fn exports_carry_their_expected_fields_and_checks_tell_good_from_bad() {
     );
 
     // The gold patch is the demo's real fix: all four checks pass.
-    let passing = checks::run(&trajectory, &patch, repo.root()).unwrap();
+    let passing = checks::run(&trajectory, &patch, repo.root(), None).unwrap();
     assert!(passing.all_passed(), "{passing:#?}");
 
     // Gold changes another file too: the understand step did not name it.
@@ -138,7 +138,7 @@ fn exports_carry_their_expected_fields_and_checks_tell_good_from_bad() {
     );
 
     // A "gold" patch that fixes nothing: the reproduction test still fails after it.
-    let inert = checks::run(&trajectory, COMMENT_ONLY, repo.root()).unwrap();
+    let inert = checks::run(&trajectory, COMMENT_ONLY, repo.root(), None).unwrap();
     assert_eq!(inert.file_match.passed, Some(true), "{inert:#?}");
     assert_eq!(inert.location_match.passed, Some(true), "{inert:#?}");
     assert_eq!(inert.repro_valid.passed, Some(false), "{inert:#?}");

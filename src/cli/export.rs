@@ -35,6 +35,10 @@ pub struct ExportArgs {
     /// The known right patch: adds the four rejection-sampling checks to `sft` examples.
     #[arg(long, value_name = "FILE")]
     gold_patch: Option<PathBuf>,
+    /// SWE-bench instances (JSONL): the one named by --instance-id gives the gold patch (unless
+    /// --gold-patch does) and the tests that decide patch correctness.
+    #[arg(long, value_name = "FILE", requires = "instance_id")]
+    instances: Option<PathBuf>,
     /// The repository at the session's starting point, for the reproduction check (default: the
     /// session's own).
     #[arg(long, value_name = "DIR")]
@@ -66,16 +70,29 @@ pub fn export(args: ExportArgs) -> Result<ExitCode> {
                      cannot give SFT examples; `--format traj` still works"
                 );
             }
-            let checks = match &args.gold_patch {
-                Some(file) => {
-                    let diff = std::fs::read_to_string(file).with_context(|| {
+            let instance = match (&args.instances, &args.instance_id) {
+                (Some(file), Some(id)) => Some(find_instance(file, id)?),
+                _ => None,
+            };
+            let gold =
+                match (&args.gold_patch, &instance) {
+                    (Some(file), _) => Some(std::fs::read_to_string(file).with_context(|| {
                         format!("cannot read the gold patch {}", file.display())
-                    })?;
+                    })?),
+                    (None, Some(instance)) => instance["gold_patch"]
+                        .as_str()
+                        .or(instance["patch"].as_str())
+                        .map(str::to_string),
+                    (None, None) => None,
+                };
+            let checks = match gold {
+                Some(diff) => {
                     let repo = args
                         .repo
                         .clone()
                         .unwrap_or_else(|| PathBuf::from(&trajectory.header.repo));
-                    Some(checks::run(&trajectory, &diff, &repo)?)
+                    let tests = instance.as_ref().and_then(instance_tests);
+                    Some(checks::run(&trajectory, &diff, &repo, tests)?)
                 }
                 None => None,
             };
@@ -91,4 +108,30 @@ pub fn export(args: ExportArgs) -> Result<ExitCode> {
         None => std::io::stdout().write_all(text.as_bytes())?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The instance with this id in a JSONL file.
+fn find_instance(file: &std::path::Path, id: &str) -> Result<serde_json::Value> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["instance_id"] == id)
+        .with_context(|| format!("{} has no instance {id}", file.display()))
+}
+
+/// The instance's SWE-bench tests, when it has them (Verified-only rows do not).
+fn instance_tests(instance: &serde_json::Value) -> Option<crate::sandbox::SweBenchTests> {
+    let list = |key: &str| -> Option<Vec<String>> {
+        match &instance[key] {
+            serde_json::Value::String(text) => serde_json::from_str(text).ok(),
+            other => serde_json::from_value(other.clone()).ok(),
+        }
+    };
+    Some(crate::sandbox::SweBenchTests {
+        test_patch: instance["test_patch"].as_str()?.to_string(),
+        fail_to_pass: list("FAIL_TO_PASS")?,
+        pass_to_pass: list("PASS_TO_PASS")?,
+        command: None,
+    })
 }

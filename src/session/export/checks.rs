@@ -11,7 +11,7 @@ use super::Trajectory;
 use super::gold::{self, GoldFile};
 use crate::event::{Stage, TestOutcome, Tree};
 use crate::pipeline::{LocalizeAnswer, code_block, json_array, parse_localize_answer};
-use crate::sandbox::{self, Limits, VerifyRequest};
+use crate::sandbox::{self, Limits, SweBenchTests, VerifyRequest};
 
 /// One check's result: `passed` is `None` when it could not be made, `detail` says why either way.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -154,9 +154,15 @@ pub fn patch_correct(trajectory: &Trajectory, instance_tests: Option<bool>) -> C
     }
 }
 
-/// The four checks; the reproduction one runs the trajectory's test with the gold patch,
-/// sandboxed, in a throw-away worktree of `repo`.
-pub fn run(trajectory: &Trajectory, gold_diff: &str, repo: &std::path::Path) -> Result<Checks> {
+/// The four checks; the reproduction one runs the trajectory's test with the gold patch, and with
+/// the instance's tests (`tests`) the correctness one runs them on the final patch, sandboxed, in
+/// throw-away worktrees of `repo`.
+pub fn run(
+    trajectory: &Trajectory,
+    gold_diff: &str,
+    repo: &std::path::Path,
+    tests: Option<SweBenchTests>,
+) -> Result<Checks> {
     let gold = gold::parse(gold_diff);
     if gold.is_empty() {
         bail!("the gold patch changes no file: is it a unified diff?");
@@ -177,20 +183,7 @@ pub fn run(trajectory: &Trajectory, gold_diff: &str, repo: &std::path::Path) -> 
             ),
         },
         Some(script) => {
-            let request = VerifyRequest {
-                repo: repo.to_path_buf(),
-                beam: 0,
-                patch: gold_diff.to_string(),
-                repro: Some(script.to_string()),
-                regression: None,
-                swebench: None,
-                python: "python3".into(),
-                env: Vec::new(),
-                limits: Limits::with_timeout(Duration::from_secs(
-                    trajectory.header.settings.test_timeout_s,
-                )),
-                allow_unsandboxed: trajectory.header.settings.allow_unsandboxed,
-            };
+            let request = request(trajectory, repo, gold_diff, Some(script.to_string()), None);
             let verification = sandbox::verify(&request, &mut |_| {}, &|| false)?;
             let runs: Vec<_> = verification
                 .runs
@@ -205,6 +198,40 @@ pub fn run(trajectory: &Trajectory, gold_diff: &str, repo: &std::path::Path) -> 
         file_match: file_match(trajectory, &gold),
         location_match: location_match(trajectory, &gold),
         repro_valid,
-        patch_correct: patch_correct(trajectory, None),
+        patch_correct: match (tests, &trajectory.patch) {
+            (Some(tests), Some(patch)) if repo.is_dir() => {
+                let request = request(trajectory, repo, patch, None, Some(tests));
+                let verification = sandbox::verify(&request, &mut |_| {}, &|| false)?;
+                patch_correct(
+                    trajectory,
+                    Some(verification.verdict.grade.is_some_and(|g| g.resolved)),
+                )
+            }
+            _ => patch_correct(trajectory, None),
+        },
     })
+}
+
+/// A sandboxed verification of `patch` on `repo` with the session's limits.
+fn request(
+    trajectory: &Trajectory,
+    repo: &std::path::Path,
+    patch: &str,
+    repro: Option<String>,
+    swebench: Option<SweBenchTests>,
+) -> VerifyRequest {
+    VerifyRequest {
+        repo: repo.to_path_buf(),
+        beam: 0,
+        patch: patch.to_string(),
+        repro,
+        regression: None,
+        swebench,
+        python: "python3".into(),
+        env: Vec::new(),
+        limits: Limits::with_timeout(Duration::from_secs(
+            trajectory.header.settings.test_timeout_s,
+        )),
+        allow_unsandboxed: trajectory.header.settings.allow_unsandboxed,
+    }
 }
