@@ -116,6 +116,28 @@ fn exports_carry_their_expected_fields_and_checks_tell_good_from_bad() {
             .any(|e| !e["think"].as_str().unwrap().is_empty())
     );
 
+    // A format 1 journal has no prompts: its trajectory still has every step, without them.
+    let old: Vec<Envelope> = events
+        .iter()
+        .filter(|e| !matches!(e.event, Event::Prompt { .. }))
+        .cloned()
+        .collect();
+    assert!(!export::has_prompts(&old));
+    let old = Trajectory::from_envelopes(&old).unwrap();
+    // (Without prompts, a candidate's rounds after tool calls are not told apart.)
+    let candidates = |t: &Trajectory| {
+        let mut c: Vec<(String, u32)> = t
+            .steps
+            .iter()
+            .map(|s| (s.stage.name().to_string(), s.beam))
+            .collect();
+        c.dedup();
+        c
+    };
+    assert_eq!(candidates(&old), candidates(&trajectory));
+    assert!(old.steps.iter().all(|s| s.prompt.is_empty()));
+    assert_eq!(old.patch, trajectory.patch);
+
     // The gold patch is the demo's real fix: all four checks pass.
     let passing = checks::run(&trajectory, &patch, repo.root(), None).unwrap();
     assert!(passing.all_passed(), "{passing:#?}");

@@ -173,7 +173,7 @@ fn rounds(envelopes: &[Envelope]) -> HashMap<(Stage, Beam), Vec<Step>> {
                 channel: Channel::Think,
                 text,
             } => {
-                if let Some(step) = rounds.get_mut(&(*stage, *beam)).and_then(|r| r.last_mut()) {
+                if let Some(step) = last_round(&mut rounds, *stage, *beam) {
                     step.think.push_str(text);
                 }
             }
@@ -184,7 +184,7 @@ fn rounds(envelopes: &[Envelope]) -> HashMap<(Stage, Beam), Vec<Step>> {
                 ..
             } => {
                 // An edit finishes a candidate again: its answer replaces the last round's.
-                if let Some(step) = rounds.get_mut(&(*stage, *beam)).and_then(|r| r.last_mut()) {
+                if let Some(step) = last_round(&mut rounds, *stage, *beam) {
                     step.answer = answer.clone();
                 }
             }
@@ -195,7 +195,7 @@ fn rounds(envelopes: &[Envelope]) -> HashMap<(Stage, Beam), Vec<Step>> {
                 args,
                 ..
             } => {
-                if let Some(step) = rounds.get_mut(&(*stage, *beam)).and_then(|r| r.last_mut()) {
+                if let Some(step) = last_round(&mut rounds, *stage, *beam) {
                     step.tools
                         .push((name.clone(), args.to_string(), String::new()));
                 }
@@ -206,9 +206,7 @@ fn rounds(envelopes: &[Envelope]) -> HashMap<(Stage, Beam), Vec<Step>> {
                 output,
                 ..
             } => {
-                if let Some(call) = rounds
-                    .get_mut(&(*stage, *beam))
-                    .and_then(|r| r.last_mut())
+                if let Some(call) = last_round(&mut rounds, *stage, *beam)
                     .and_then(|s| s.tools.iter_mut().rev().find(|t| t.2.is_empty()))
                 {
                     call.2 = output.clone();
@@ -218,4 +216,27 @@ fn rounds(envelopes: &[Envelope]) -> HashMap<(Stage, Beam), Vec<Step>> {
         }
     }
     rounds
+}
+
+/// The candidate's current round; journals before format 2 have no prompts, so its first round
+/// starts with its first event, without a prompt.
+fn last_round(
+    rounds: &mut HashMap<(Stage, Beam), Vec<Step>>,
+    stage: Stage,
+    beam: Beam,
+) -> Option<&mut Step> {
+    let list = rounds.entry((stage, beam)).or_default();
+    if list.is_empty() {
+        list.push(Step {
+            stage,
+            beam,
+            round: 1,
+            prompt: Vec::new(),
+            think: String::new(),
+            answer: String::new(),
+            tools: Vec::new(),
+            score: None,
+        });
+    }
+    list.last_mut()
 }
