@@ -146,6 +146,19 @@ impl Review {
                 self.beam = Some(beams[index]);
             }
             ToggleThinking => self.think_folded = !self.think_folded,
+            NextNote => {
+                let here = self.current().map_or(0, |e| e.seq);
+                let noted = |e: &Envelope| self.notes.at(e.seq).is_some();
+                let target = self
+                    .envelopes
+                    .iter()
+                    .position(|e| e.seq > here && noted(e))
+                    .or_else(|| self.envelopes.iter().position(noted));
+                match target {
+                    Some(index) => self.seek(index + 1),
+                    None => self.status = Some("no notes yet: a adds one to this step".into()),
+                }
+            }
             Compare => {
                 let Some(beam) = self.beam else {
                     self.status = Some("select a candidate (↑/↓) to compare".into());
@@ -325,5 +338,8 @@ mod tests {
         let note = review.notes.at(4).expect("a note on the stage's end");
         assert_eq!(note.text, "why");
         assert_eq!(note.stage, Some(Stage::Understand));
+        review.apply(ReviewAction::Start);
+        review.apply(ReviewAction::NextNote);
+        assert_eq!(review.cursor, 5, "to the noted step");
     }
 }

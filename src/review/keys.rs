@@ -28,6 +28,8 @@ pub enum ReviewAction {
     /// Selects the next (true) or previous candidate of the shown stage.
     Candidate(bool),
     ToggleThinking,
+    /// To the next step that has a note (from the start after the last).
+    NextNote,
     /// Marks the selected candidate for comparison; with one marked, compares the two.
     Compare,
     Close,
@@ -65,6 +67,7 @@ pub fn action(mode: Mode, key: KeyEvent) -> Option<ReviewAction> {
         KeyCode::Down | KeyCode::Char('j') => Candidate(true),
         KeyCode::Up | KeyCode::Char('k') => Candidate(false),
         KeyCode::Char('t') => ToggleThinking,
+        KeyCode::Char('n') => NextNote,
         KeyCode::Char('c') => Compare,
         KeyCode::Char('a') => StartNote,
         KeyCode::Esc => Close,
@@ -116,6 +119,10 @@ mod tests {
         assert_eq!(
             action(b, key(KeyCode::Char('a'))),
             Some(ReviewAction::StartNote)
+        );
+        assert_eq!(
+            action(b, key(KeyCode::Char('n'))),
+            Some(ReviewAction::NextNote)
         );
         assert_eq!(action(b, key(KeyCode::Char('q'))), Some(ReviewAction::Quit));
         assert_eq!(action(b, key(KeyCode::Char('z'))), None);

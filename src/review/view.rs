@@ -101,7 +101,7 @@ fn panel_lines<'a>(review: &'a Review, theme: &Theme) -> Vec<Line<'a>> {
     };
     lines.push(note);
     lines.push(Line::styled(
-        "←/→ event  [/] stage  ↑/↓ candidate  tab stage shown  c compare  a note  t thinking  q quit",
+        "←/→ event  [/] stage  ↑/↓ candidate  tab stage shown  c compare  a note  n next note  t thinking  q quit",
         theme.style("muted"),
     ));
     lines
