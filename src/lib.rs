@@ -10,6 +10,7 @@ pub mod headless;
 pub mod model;
 pub mod pipeline;
 pub mod repo;
+pub mod review;
 pub mod sandbox;
 pub mod serve;
 pub mod session;

@@ -3,7 +3,10 @@
 mod bench;
 mod doctor;
 mod eval;
+mod export;
 mod replay;
+mod resume;
+mod review;
 mod serve;
 mod session;
 mod shortlist;
@@ -34,6 +37,12 @@ enum CommandLine {
     Fix(session::FixArgs),
     /// Play a recorded session in the interface, with its original timing (for a meeting).
     Replay(replay::ReplayArgs),
+    /// Continue an interrupted session from its last completed stage.
+    Resume(resume::ResumeArgs),
+    /// Export a session: SWE-bench predictions, a trajectory, or SFT examples with checks.
+    Export(export::ExportArgs),
+    /// Step through a recorded session: every candidate, scores, why kept or pruned, notes.
+    Review(review::ReviewArgs),
     /// List recorded sessions, newest first.
     Sessions,
     /// Test one candidate patch in a sandboxed throw-away worktree and print the verdict.
@@ -60,6 +69,9 @@ pub fn run() -> Result<ExitCode> {
         CommandLine::Demo(args) => session::demo(args),
         CommandLine::Fix(args) => session::fix(args),
         CommandLine::Replay(args) => replay::replay(args),
+        CommandLine::Resume(args) => resume::resume(args),
+        CommandLine::Export(args) => export::export(args),
+        CommandLine::Review(args) => review::review(args),
         CommandLine::Sessions => replay::sessions(),
         CommandLine::Verify(args) => verify::verify(args),
         CommandLine::Shortlist(args) => shortlist::run(args),

@@ -126,6 +126,7 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
     // The demo shows the search: four candidates a stage unless told otherwise.
     settings.search = SearchSettings::for_budget(demo_repo::BUDGET);
     let engine = ScriptedEngine::from_toml(demo_repo::script()?, "the built-in demo script")?
+        .with_source(crate::event::EngineSource::DemoScript)
         .with_pace(pace(&args.run));
     let code = run_session(
         repo.root().to_path_buf(),
@@ -223,7 +224,7 @@ fn run_session(
     })
 }
 
-fn describe(outcome: &Outcome) -> String {
+pub(super) fn describe(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Verified { beam } => format!("verified: candidate {beam}'s patch fixes the issue"),
         Outcome::Unverified { reason } => format!("not verified: {reason}"),

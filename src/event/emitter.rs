@@ -2,21 +2,45 @@
 //!
 //! Invariant: an event reaches the journal (written and flushed) before any viewer sees it, so a
 //! crash never loses something that was shown.
+//!
+//! Resuming (`ponder resume`): the pipeline runs again from the start, and while its events
+//! re-derive the journal's completed prefix they are checked against it (same kind at the same
+//! place) and the *recorded* ones are shown instead, not written again; the user's steering
+//! recorded there is handed to the pipeline at the same place. Past the prefix the emitter is
+//! live again: numbering and session time continue from the journal.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::{Envelope, Event};
+use super::{Command, Control, Envelope, Event};
 use crate::session::JournalWriter;
 
 /// Stamps events with sequence and time, appends them to the journal and forwards them.
 pub struct Emitter {
     start: Instant,
     seq: u64,
+    /// Added to session time (the recorded time of a resumed session's prefix).
+    t_offset: u64,
     journal: Option<JournalWriter>,
     tx: Option<UnboundedSender<Envelope>>,
     journal_error: Option<String>,
+    replay: Option<Replay>,
+    /// A resumed run went another way than its journal: only its end is still shown.
+    diverged: bool,
+}
+
+/// The journal prefix a resumed session re-derives.
+pub struct Replay {
+    /// The recorded events.
+    pub prefix: Arc<[Envelope]>,
+    /// How far the pipeline has re-derived them (the next event's place), shared with the engine
+    /// that answers from the journal.
+    pub cursor: Arc<AtomicUsize>,
+    /// Where recorded steering goes.
+    pub control: Arc<Control>,
 }
 
 impl Emitter {
@@ -25,16 +49,37 @@ impl Emitter {
         Emitter {
             start: Instant::now(),
             seq: 0,
+            t_offset: 0,
             journal,
             tx,
             journal_error: None,
+            replay: None,
+            diverged: false,
         }
     }
 
+    /// An emitter for a resumed session: `replay.prefix` is already in `journal`.
+    pub fn resuming(
+        journal: Option<JournalWriter>,
+        tx: Option<UnboundedSender<Envelope>>,
+        replay: Replay,
+    ) -> Emitter {
+        let mut emitter = Emitter::new(journal, tx);
+        emitter.replay = Some(replay);
+        emitter
+    }
+
     pub fn emit(&mut self, event: Event) {
+        if self.replaying() {
+            self.rederive(event);
+            return;
+        }
+        if self.diverged && !matches!(event, Event::SessionFinished { .. }) {
+            return;
+        }
         let envelope = Envelope {
             seq: self.seq,
-            t_ms: self.start.elapsed().as_millis() as u64,
+            t_ms: self.t_offset + self.start.elapsed().as_millis() as u64,
             event,
         };
         self.seq += 1;
@@ -59,6 +104,71 @@ impl Emitter {
         self.forward(envelope);
     }
 
+    fn replaying(&self) -> bool {
+        self.replay
+            .as_ref()
+            .is_some_and(|r| (self.seq as usize) < r.prefix.len())
+    }
+
+    /// Matches a re-derived event with the recorded one and shows the recorded one.
+    fn rederive(&mut self, event: Event) {
+        let Some(replay) = &self.replay else { return };
+        let index = self.seq as usize;
+        let recorded = &replay.prefix[index];
+        if std::mem::discriminant(&recorded.event) != std::mem::discriminant(&event) {
+            // The run went another way (the repository, prompts or engine changed): stop here,
+            // and write nothing, so the journal stays the consistent prefix it was.
+            let message = format!(
+                "cannot resume: event {index} of the journal was {}, but the resumed run produced \
+                 {}; the repository, prompts or engine differ from the recorded session's",
+                kind(&recorded.event),
+                kind(&event)
+            );
+            replay.control.send(Command::Abort);
+            self.journal = None;
+            let envelope = Envelope {
+                seq: self.seq,
+                t_ms: recorded.t_ms,
+                event: Event::Error {
+                    stage: None,
+                    beam: None,
+                    message,
+                },
+            };
+            self.replay = None;
+            self.diverged = true;
+            self.seq += 1;
+            self.forward(envelope);
+            if matches!(event, Event::SessionFinished { .. }) {
+                self.emit(event);
+            }
+            return;
+        }
+        let recorded = recorded.clone();
+        self.seq += 1;
+        self.forward(recorded);
+        // The user's steering recorded right after this event is given to the pipeline now.
+        while let Some(replay) = &self.replay
+            && let Some(next) = replay.prefix.get(self.seq as usize)
+            && is_user_event(&next.event)
+        {
+            if let Event::Steered { command } = &next.event {
+                replay.control.send(command.clone());
+            }
+            let next = next.clone();
+            self.seq += 1;
+            self.forward(next);
+        }
+        if let Some(replay) = &self.replay {
+            replay.cursor.store(self.seq as usize, Ordering::SeqCst);
+            if self.seq as usize == replay.prefix.len() {
+                // Live from here: time goes on from the recorded session's.
+                self.t_offset = replay.prefix.last().map_or(0, |e| e.t_ms);
+                self.start = Instant::now();
+            }
+        }
+    }
+
     fn forward(&self, envelope: Envelope) {
         if let Some(tx) = &self.tx {
             // A closed receiver means the viewer has gone; the journal still has everything.
@@ -70,4 +180,20 @@ impl Emitter {
     pub fn journal_path(&self) -> Option<&std::path::Path> {
         self.journal.as_ref().map(JournalWriter::path)
     }
+}
+
+/// Events the user's actions cause (not the pipeline): interleaved anywhere.
+pub fn is_user_event(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::Steered { .. } | Event::Paused | Event::Resumed
+    )
+}
+
+/// An event's kind as the journal names it.
+fn kind(event: &Event) -> String {
+    serde_json::to_value(event)
+        .ok()
+        .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string))
+        .unwrap_or_else(|| "an unknown event".into())
 }

@@ -12,7 +12,7 @@ mod emitter;
 mod state;
 
 pub use command::{Aborted, Command, Control, GateDecision, Steering};
-pub use emitter::Emitter;
+pub use emitter::{Emitter, Replay, is_user_event};
 pub use state::{
     CandidateState, CandidateStatus, ErrorState, PatchState, SessionState, StageState, StageStatus,
     TestRunState, ToolCallState,
@@ -21,7 +21,8 @@ pub use state::{
 use serde::{Deserialize, Serialize};
 
 /// Version of the journal and headless event format this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// 2 added [`Event::Prompt`]; format 1 journals read the same.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// One of the four development stages, in the order they run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -81,6 +82,75 @@ pub struct SessionHeader {
     pub repo: String,
     pub engine: EngineInfo,
     pub settings: Settings,
+    /// What else it takes to reproduce the run; `None` in journals written before it was recorded.
+    #[serde(default)]
+    pub reproduce: Option<Reproduction>,
+}
+
+/// Where an engine's answers come from, so `ponder resume` can start the same engine again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum EngineSource {
+    /// A script file (`ponder fix --script`).
+    Script { path: String },
+    /// The script built into ponder for `ponder demo`.
+    DemoScript,
+    /// A GGUF run in-process with llama.cpp, and the judge model or adapter if any.
+    Model {
+        path: String,
+        #[serde(default)]
+        judge_model: Option<String>,
+        #[serde(default)]
+        judge_lora: Option<String>,
+    },
+}
+
+/// A model file as it was when the session ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelFile {
+    /// File name, without its folder.
+    pub name: String,
+    pub path: String,
+    pub size: u64,
+    /// Hex digest identifying the file; `fingerprint_kind` says of what.
+    pub fingerprint: String,
+    /// e.g. `sha256(size, first MiB, last MiB)`: fast on a 20 GB file, not a full-file hash.
+    pub fingerprint_kind: String,
+}
+
+/// How tokens were drawn: what every request used, and how each candidate's seed is derived.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SamplingInfo {
+    pub temperature: f32,
+    pub top_p: f32,
+    pub top_k: u32,
+    pub min_p: f32,
+    /// The session seed ([`Settings::seed`]).
+    pub seed: u64,
+    /// How a candidate's seed follows from the session seed.
+    pub seed_rule: String,
+}
+
+/// The header's reproducibility record: versions, engine files, sampling and prompts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reproduction {
+    /// The llama.cpp this ponder was built with (the `llama-cpp-sys-2` crate that vendors it) and
+    /// its backends.
+    pub llama_cpp: String,
+    #[serde(default)]
+    pub engine_source: Option<EngineSource>,
+    /// The generating model, for a llama.cpp engine.
+    #[serde(default)]
+    pub model: Option<ModelFile>,
+    /// The judging model, when a second GGUF judges.
+    #[serde(default)]
+    pub judge_model: Option<ModelFile>,
+    pub sampling: SamplingInfo,
+    /// SHA-256 of every prompt template as used, by template name.
+    pub prompts: std::collections::BTreeMap<String, String>,
+    /// The templates replaced by the user's own files.
+    #[serde(default)]
+    pub prompt_overrides: Vec<String>,
 }
 
 /// The issue text, split into its first line (title) and the rest.
@@ -314,6 +384,14 @@ pub enum Event {
         #[serde(default)]
         parent: Option<Beam>,
     },
+    /// The messages one request for candidates was given (history-pruned: earlier stages'
+    /// answers, never their thinking); `beams` are the candidates it answers for.
+    Prompt {
+        stage: Stage,
+        beams: Vec<Beam>,
+        round: u32,
+        messages: Vec<PromptMessage>,
+    },
     Token {
         stage: Stage,
         beam: Beam,
@@ -422,6 +500,14 @@ pub enum Event {
 
 fn one() -> u32 {
     1
+}
+
+/// One chat message of a recorded prompt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromptMessage {
+    /// `system`, `user` or `assistant`.
+    pub role: String,
+    pub content: String,
 }
 
 /// One journal line: an event with its place and time in the session.

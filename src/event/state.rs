@@ -425,6 +425,7 @@ impl SessionState {
                 });
             }
             Event::Note { stage, message } => self.notes.push((*stage, message.clone())),
+            Event::Prompt { .. } => {}
             Event::SessionFinished { outcome } => {
                 self.outcome = Some(outcome.clone());
                 self.paused = false;

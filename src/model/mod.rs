@@ -19,7 +19,7 @@ pub mod utf8;
 
 use anyhow::Result;
 
-use crate::event::{Beam, Channel, Control, EngineInfo, Stage};
+use crate::event::{Beam, Channel, Control, EngineInfo, EngineSource, Stage};
 
 /// Who says a chat message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +55,20 @@ impl Message {
         Message {
             role: Role::Assistant,
             content: content.into(),
+        }
+    }
+}
+
+impl From<&Message> for crate::event::PromptMessage {
+    fn from(message: &Message) -> Self {
+        crate::event::PromptMessage {
+            role: match message.role {
+                Role::System => "system",
+                Role::User => "user",
+                Role::Assistant => "assistant",
+            }
+            .to_string(),
+            content: message.content.clone(),
         }
     }
 }
@@ -142,6 +156,15 @@ pub trait TokenSink {
 pub trait Engine: Send {
     /// What to show and record about this engine.
     fn info(&self) -> EngineInfo;
+
+    /// Where its answers come from, for the journal header and `ponder resume`.
+    fn source(&self) -> Option<EngineSource> {
+        None
+    }
+
+    /// Told of a request that `ponder resume` answered from the journal instead of calling this
+    /// engine, with the recorded answers, so stateful engines stay in step.
+    fn replayed(&mut self, _request: &GenerateRequest, _generations: &[Generation]) {}
 
     /// Produces `request.n` candidates, streaming their tokens to `sink`.
     fn generate(

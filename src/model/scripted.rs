@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::think::ThinkSplitter;
 use super::{Engine, GenerateRequest, Generation, Judge, JudgeRequest, TokenSink};
-use crate::event::{Channel, Control, EngineInfo, Stage};
+use crate::event::{Channel, Control, EngineInfo, EngineSource, Stage};
 
 /// One prepared response.
 #[derive(Debug, Clone, Deserialize)]
@@ -55,6 +55,7 @@ pub struct ScriptedEngine {
     /// PRM and ORM scores of served answers, by answer text.
     scores: HashMap<String, (Option<f64>, Option<f64>)>,
     pace: Duration,
+    origin: Option<EngineSource>,
 }
 
 impl ScriptedEngine {
@@ -81,6 +82,7 @@ impl ScriptedEngine {
             served: HashMap::new(),
             scores: HashMap::new(),
             pace: Duration::ZERO,
+            origin: None,
         })
     }
 
@@ -88,7 +90,18 @@ impl ScriptedEngine {
     pub fn from_file(path: &Path) -> Result<ScriptedEngine> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the script {}", path.display()))?;
-        ScriptedEngine::from_toml(&text, &path.display().to_string())
+        let mut engine = ScriptedEngine::from_toml(&text, &path.display().to_string())?;
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        engine.origin = Some(EngineSource::Script {
+            path: absolute.display().to_string(),
+        });
+        Ok(engine)
+    }
+
+    /// Records where the script came from (for the built-in demo script).
+    pub fn with_source(mut self, source: EngineSource) -> ScriptedEngine {
+        self.origin = Some(source);
+        self
     }
 
     /// Sets the delay between decode steps (one token per candidate per step).
@@ -179,6 +192,23 @@ impl Engine for ScriptedEngine {
             kind: "scripted".to_string(),
             description: format!("scripted responses from {}", self.source),
             scripted: true,
+        }
+    }
+
+    fn source(&self) -> Option<EngineSource> {
+        self.origin.clone()
+    }
+
+    fn replayed(&mut self, request: &GenerateRequest, generations: &[Generation]) {
+        // Serve the same responses again, unseen, so the next live request gets the next ones,
+        // and remember their scores for judges that come later (the ORM ranks earlier patches).
+        if let Ok(responses) = self.take(request.stage, request.round.max(1), request.n) {
+            for (response, generation) in responses.iter().zip(generations) {
+                self.scores.insert(
+                    generation.answer.trim_end().to_string(),
+                    (response.score, response.orm.or(response.score)),
+                );
+            }
         }
     }
 

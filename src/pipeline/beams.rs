@@ -286,6 +286,12 @@ impl Pipeline {
         round: u32,
         grammar: Option<&str>,
     ) -> Result<Vec<Generation>> {
+        self.emit(Event::Prompt {
+            stage,
+            beams: (first_beam..first_beam + count).collect(),
+            round,
+            messages: messages.iter().map(Into::into).collect(),
+        });
         let request = GenerateRequest {
             stage,
             messages,

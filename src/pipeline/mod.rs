@@ -18,9 +18,11 @@ pub mod simulate;
 mod understand;
 mod verify;
 
+pub use answer::{code_block, json_array};
 pub use edit::{
     Edit, FileChange, Matching, apply_edit, apply_edits, hunks, parse_edits, unified_diff,
 };
+pub use localize::{LocalizeAnswer, Location, parse_localize_answer};
 pub use select::{Scored, Selection, confident, select};
 
 use std::path::PathBuf;
@@ -89,16 +91,53 @@ fn lock(emitter: &Mutex<Emitter>) -> std::sync::MutexGuard<'_, Emitter> {
 ///
 /// Fails before anything runs when the repository, prompts or journal cannot be set up.
 pub fn start(spec: SessionSpec, engine: Box<dyn Engine>) -> Result<RunningSession> {
+    launch(spec, engine, None)
+}
+
+/// Resumes an interrupted session: `prefix` is its journal up to a completed stage, which the
+/// pipeline re-derives with answers from the journal (checked event by event), then goes on live
+/// with `engine`, appending to the journal at `spec.journal` (rewritten to hold just `prefix`).
+pub fn resume(
+    spec: SessionSpec,
+    engine: Box<dyn Engine>,
+    prefix: Vec<Envelope>,
+) -> Result<RunningSession> {
+    launch(spec, engine, Some(prefix))
+}
+
+fn launch(
+    spec: SessionSpec,
+    engine: Box<dyn Engine>,
+    prefix: Option<Vec<Envelope>>,
+) -> Result<RunningSession> {
     let workspace = Workspace::open(&spec.repo)?;
     let prompts = Prompts::load()?;
-    let journal = spec
-        .journal
-        .as_deref()
-        .map(JournalWriter::create)
-        .transpose()?;
+    let journal = match (&spec.journal, &prefix) {
+        (Some(path), Some(prefix)) => Some(JournalWriter::rewrite(path, prefix)?),
+        (Some(path), None) => Some(JournalWriter::create(path)?),
+        (None, _) => None,
+    };
     let (tx, rx) = unbounded_channel();
-    let emitter = Arc::new(Mutex::new(Emitter::new(journal, Some(tx))));
     let control = Arc::new(Control::with_gate(spec.settings.search.gate));
+    let (emitter, engine) = match prefix {
+        None => (Emitter::new(journal, Some(tx)), engine),
+        Some(prefix) => {
+            let prefix: Arc<[Envelope]> = prefix.into();
+            let cursor = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let engine: Box<dyn Engine> = Box::new(crate::session::Recorded::new(
+                engine,
+                prefix.clone(),
+                cursor.clone(),
+            ));
+            let replay = crate::event::Replay {
+                prefix,
+                cursor,
+                control: control.clone(),
+            };
+            (Emitter::resuming(journal, Some(tx), replay), engine)
+        }
+    };
+    let emitter = Arc::new(Mutex::new(emitter));
     let header = SessionHeader {
         format: FORMAT_VERSION,
         ponder_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -108,6 +147,12 @@ pub fn start(spec: SessionSpec, engine: Box<dyn Engine>) -> Result<RunningSessio
         repo: workspace.root().display().to_string(),
         engine: engine.info(),
         settings: spec.settings.clone(),
+        reproduce: Some(crate::session::fingerprint::reproduction(
+            engine.source(),
+            prompts.hashes().clone(),
+            prompts.overridden().to_vec(),
+            &spec.settings,
+        )),
     };
     let mut pipeline = Pipeline {
         engine,

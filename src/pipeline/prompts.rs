@@ -27,6 +27,10 @@ pub const TEMPLATES: [&str; 10] = [
 /// The prompt templates, loaded once.
 pub struct Prompts {
     env: Environment<'static>,
+    /// SHA-256 of each template's source, by name.
+    hashes: std::collections::BTreeMap<String, String>,
+    /// The templates the user's files replaced.
+    overridden: Vec<String>,
 }
 
 impl Prompts {
@@ -35,19 +39,40 @@ impl Prompts {
         let overrides =
             crate::config::config_path().and_then(|p| p.parent().map(|d| d.join("prompts")));
         let mut env = Environment::new();
+        let mut hashes = std::collections::BTreeMap::new();
+        let mut overridden = Vec::new();
         for name in TEMPLATES {
             let source: String = match overrides.as_ref().map(|d| d.join(format!("{name}.md"))) {
                 Some(path) if path.is_file() => {
+                    overridden.push(name.to_string());
                     std::fs::read_to_string(&path).with_context(|| {
                         format!("cannot read the prompt override {}", path.display())
                     })?
                 }
                 _ => assets::text(&format!("prompts/{name}.md"))?.to_string(),
             };
+            hashes.insert(
+                name.to_string(),
+                crate::session::fingerprint::sha256_hex(&source),
+            );
             env.add_template_owned(name.to_string(), source)
                 .with_context(|| format!("the prompt template {name}.md does not parse"))?;
         }
-        Ok(Prompts { env })
+        Ok(Prompts {
+            env,
+            hashes,
+            overridden,
+        })
+    }
+
+    /// SHA-256 of every template's source as loaded, by name.
+    pub fn hashes(&self) -> &std::collections::BTreeMap<String, String> {
+        &self.hashes
+    }
+
+    /// The templates replaced by the user's files.
+    pub fn overridden(&self) -> &[String] {
+        &self.overridden
     }
 
     /// The system message and the rendered user message of template `name`.

@@ -35,10 +35,33 @@ impl JournalWriter {
         })
     }
 
+    /// Opens an existing journal to append to it.
+    pub fn append_to(path: &Path) -> Result<JournalWriter> {
+        let file = OpenOptions::new()
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot open the journal {} to append", path.display()))?;
+        Ok(JournalWriter {
+            path: path.to_path_buf(),
+            out: BufWriter::new(file),
+        })
+    }
+
+    /// Writes one line and flushes it to the operating system; at the session's start, every
+    /// stage boundary and the end, also to the disk (so a power cut keeps every finished stage).
     pub fn append(&mut self, envelope: &Envelope) -> Result<()> {
         serde_json::to_writer(&mut self.out, envelope)?;
         self.out.write_all(b"\n")?;
         self.out.flush()?;
+        if matches!(
+            envelope.event,
+            Event::SessionStarted(_)
+                | Event::StageStarted { .. }
+                | Event::StageFinished { .. }
+                | Event::SessionFinished { .. }
+        ) {
+            self.out.get_ref().sync_data()?;
+        }
         Ok(())
     }
 

@@ -1,12 +1,18 @@
 //! Sessions on disk: where they live, their ids, and the journal of their events.
 
+pub mod export;
+pub mod fingerprint;
 mod index;
 mod journal;
 mod player;
+mod recorded;
+mod resume;
 
 pub use index::{SessionSummary, find_journal, list_sessions};
 pub use journal::{Journal, JournalWriter, parse_journal, read_journal};
 pub use player::Player;
+pub use recorded::Recorded;
+pub use resume::{ResumePoint, resume_point, set_aside};
 
 use std::path::PathBuf;
 

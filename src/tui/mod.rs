@@ -32,7 +32,7 @@ use crate::event::{Command, Envelope, Event, Outcome, SessionState};
 use crate::pipeline::{RunningSession, SessionHandle};
 use crate::session::Player;
 use frames::FramePacer;
-use terminal::TerminalGuard;
+pub use terminal::TerminalGuard;
 
 /// Refuses to start the interface when stdout is not a terminal.
 pub fn check_terminal() -> Result<()> {

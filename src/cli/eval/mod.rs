@@ -1,5 +1,6 @@
 //! `ponder eval …`: measurements on SWE-bench instances (the development set in `../shared/eval`).
 
+mod batch;
 mod shortlist;
 mod verify;
 
@@ -16,12 +17,15 @@ pub enum EvalCommand {
     Shortlist(shortlist::ShortlistEvalArgs),
     /// Grade the gold and the empty patch of each instance; print the agreement with SWE-bench.
     Verify(verify::EvalVerifyArgs),
+    /// Run the whole pipeline headless over instances: predictions, per-stage metrics, resumable.
+    Run(batch::EvalRunArgs),
 }
 
 pub fn run(command: EvalCommand) -> Result<ExitCode> {
     match command {
         EvalCommand::Shortlist(args) => shortlist::run(args),
         EvalCommand::Verify(args) => verify::run(args),
+        EvalCommand::Run(args) => batch::run(args),
     }
 }
 

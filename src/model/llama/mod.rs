@@ -31,7 +31,7 @@ use llama_cpp_2::model::{LlamaLoraAdapter, LlamaModel};
 
 use super::gguf::{ModelMetadata, read_metadata};
 use super::{Engine, GenerateRequest, Generation, JudgeRequest, TokenSink};
-use crate::event::{Control, EngineInfo};
+use crate::event::{Control, EngineInfo, EngineSource};
 use judge::YesNo;
 use prompt::PromptFormat;
 
@@ -241,6 +241,21 @@ impl Engine for LlamaEngine {
             description: self.model.describe(),
             scripted: false,
         }
+    }
+
+    fn source(&self) -> Option<EngineSource> {
+        let path = self.config.model_path().ok()?;
+        let show = |p: &std::path::PathBuf| {
+            std::path::absolute(p)
+                .unwrap_or_else(|_| p.clone())
+                .display()
+                .to_string()
+        };
+        Some(EngineSource::Model {
+            path: show(&path),
+            judge_model: self.config.judge_model.as_ref().map(show),
+            judge_lora: self.config.judge_lora.as_ref().map(show),
+        })
     }
 
     fn generate(
