@@ -246,3 +246,36 @@ fn outcome_scores_do_not_replace_process_scores() {
     let candidate = state.stage(Stage::Patch).get(0).unwrap();
     assert_eq!((candidate.score, candidate.orm), (Some(0.4), Some(0.8)));
 }
+
+#[test]
+fn context_use_is_the_largest_request_prompt_plus_its_candidates() {
+    let started = |beam| Event::CandidateStarted {
+        stage: Stage::Understand,
+        beam,
+        parent: None,
+    };
+    let prompt = |beams: Vec<u32>, tokens| Event::Prompt {
+        stage: Stage::Understand,
+        beams,
+        round: 1,
+        messages: Vec::new(),
+        tokens,
+    };
+    let uncounted = fold(&[prompt(vec![0], None), started(0), token(0, Channel::Think, "a")]);
+    assert_eq!(uncounted.stage(Stage::Understand).context_used(), None);
+
+    let state = fold(&[
+        prompt(vec![0, 1], Some(100)),
+        started(0),
+        started(1),
+        token(0, Channel::Think, "a"),
+        token(0, Channel::Answer, "b"),
+        token(1, Channel::Think, "c"),
+        prompt(vec![2], Some(150)),
+        started(2),
+        token(2, Channel::Think, "d"),
+    ]);
+    // Request one: 100 + 2 + 1 tokens; request two: 150 + 1.
+    assert_eq!(state.stage(Stage::Understand).context_used(), Some(151));
+    assert_eq!(state.stage(Stage::Localize).context_used(), None);
+}

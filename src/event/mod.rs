@@ -181,6 +181,13 @@ pub struct EngineInfo {
     pub description: String,
     /// True when responses are prepared text, not model output. Shown on screen whenever true.
     pub scripted: bool,
+    /// Tokens the engine's context holds (a stage's shared prompt and all its candidates), when
+    /// the engine knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<u32>,
+    /// Where the model runs: `CPU` or the GPU's name, when the engine knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
 
 /// The knobs that shaped the run, recorded so it can be understood and reproduced.
@@ -391,6 +398,9 @@ pub enum Event {
         beams: Vec<Beam>,
         round: u32,
         messages: Vec<PromptMessage>,
+        /// The prompt's length in the engine's tokens, when the engine can count them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tokens: Option<u32>,
     },
     Token {
         stage: Stage,

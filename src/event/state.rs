@@ -72,6 +72,8 @@ pub struct StageState {
     /// Session time the stage started and finished, in milliseconds.
     pub started_ms: Option<u64>,
     pub finished_ms: Option<u64>,
+    /// Each request for candidates: its prompt's tokens (when counted) and the beams it answers.
+    pub requests: Vec<(Option<u32>, Vec<Beam>)>,
 }
 
 impl StageState {
@@ -81,6 +83,22 @@ impl StageState {
 
     pub fn answer_tokens(&self) -> u32 {
         self.candidates.iter().map(|c| c.answer_tokens).sum()
+    }
+
+    /// The most tokens one request of this stage put in the engine's context: its shared prompt
+    /// plus everything its candidates thought and answered. `None` until a prompt was counted.
+    pub fn context_used(&self) -> Option<u32> {
+        self.requests
+            .iter()
+            .filter_map(|(prompt, beams)| {
+                let generated: u32 = beams
+                    .iter()
+                    .filter_map(|b| self.get(*b))
+                    .map(|c| c.think_tokens + c.answer_tokens)
+                    .sum();
+                prompt.map(|p| p + generated)
+            })
+            .max()
     }
 
     /// A candidate by beam number.
@@ -425,7 +443,16 @@ impl SessionState {
                 });
             }
             Event::Note { stage, message } => self.notes.push((*stage, message.clone())),
-            Event::Prompt { .. } => {}
+            Event::Prompt {
+                stage,
+                beams,
+                tokens,
+                ..
+            } => {
+                self.stages[stage.index()]
+                    .requests
+                    .push((*tokens, beams.clone()));
+            }
             Event::SessionFinished { outcome } => {
                 self.outcome = Some(outcome.clone());
                 self.paused = false;

@@ -174,6 +174,12 @@ pub trait Engine: Send {
         control: &Control,
     ) -> Result<Vec<Generation>>;
 
+    /// The length of a prompt in this engine's tokens, if it can count them (for the context
+    /// meter; never needed for correctness).
+    fn prompt_tokens(&self, _messages: &[Message]) -> Option<u32> {
+        None
+    }
+
     /// Scores each answer as P(yes) in [0, 1].
     fn judge(&mut self, request: &JudgeRequest, control: &Control) -> Result<Vec<f64>>;
 }

@@ -192,7 +192,18 @@ impl Engine for ScriptedEngine {
             kind: "scripted".to_string(),
             description: format!("scripted responses from {}", self.source),
             scripted: true,
+            context: None,
+            device: None,
         }
+    }
+
+    /// Counted in the script's own pseudo-tokens, the unit its streamed tokens use.
+    fn prompt_tokens(&self, messages: &[crate::model::Message]) -> Option<u32> {
+        let words: usize = messages
+            .iter()
+            .map(|m| pseudo_tokens(&m.content).len())
+            .sum();
+        Some(words as u32)
     }
 
     fn source(&self) -> Option<EngineSource> {

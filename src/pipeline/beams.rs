@@ -286,11 +286,13 @@ impl Pipeline {
         round: u32,
         grammar: Option<&str>,
     ) -> Result<Vec<Generation>> {
+        let tokens = self.engine.prompt_tokens(&messages);
         self.emit(Event::Prompt {
             stage,
             beams: (first_beam..first_beam + count).collect(),
             round,
             messages: messages.iter().map(Into::into).collect(),
+            tokens,
         });
         let request = GenerateRequest {
             stage,

@@ -116,6 +116,10 @@ impl Engine for Recording {
         self.inner.info()
     }
 
+    fn prompt_tokens(&self, messages: &[ponder::model::Message]) -> Option<u32> {
+        self.inner.prompt_tokens(messages)
+    }
+
     fn generate(
         &mut self,
         request: &GenerateRequest,

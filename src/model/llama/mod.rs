@@ -234,13 +234,35 @@ impl LlamaEngine {
     }
 }
 
+/// Where the model's layers run: the first GPU when layers are offloaded to one, else the CPU.
+fn device(config: &LlamaConfig) -> String {
+    let gpu = (config.n_gpu_layers > 0)
+        .then(|| {
+            llama_cpp_2::list_llama_ggml_backend_devices()
+                .into_iter()
+                .find(|d| !d.backend.eq_ignore_ascii_case("cpu"))
+        })
+        .flatten();
+    match gpu {
+        Some(d) => format!("{} {}", d.backend, d.description),
+        None => "CPU".to_string(),
+    }
+}
+
 impl Engine for LlamaEngine {
     fn info(&self) -> EngineInfo {
         EngineInfo {
             kind: "llama".to_string(),
             description: self.model.describe(),
             scripted: false,
+            context: Some(self.config.n_ctx),
+            device: Some(device(&self.config)),
         }
+    }
+
+    fn prompt_tokens(&self, messages: &[super::Message]) -> Option<u32> {
+        let text = self.model.render(messages).ok()?;
+        Some(self.model.tokenize(&text).len() as u32)
     }
 
     fn source(&self) -> Option<EngineSource> {

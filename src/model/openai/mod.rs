@@ -147,6 +147,8 @@ impl Engine for OpenAiEngine {
                 config::redacted(&self.http.root)
             ),
             scripted: false,
+            context: None,
+            device: None,
         }
     }
 

@@ -153,6 +153,7 @@ fn rounds(envelopes: &[Envelope]) -> HashMap<(Stage, Beam), Vec<Step>> {
                 beams,
                 round,
                 messages,
+                ..
             } => {
                 for beam in beams {
                     rounds.entry((*stage, *beam)).or_default().push(Step {

@@ -170,7 +170,7 @@ fn pane<'a>(title: String, theme: &Theme) -> Block<'a> {
 }
 
 /// Draws `left` and, right-aligned, `right`; `left` is cut short rather than covering `right`.
-fn render_left_right(frame: &mut Frame, area: Rect, left: Line, right: Span) {
+fn render_left_right(frame: &mut Frame, area: Rect, left: Line, right: Line) {
     let [left_area, right_area] =
         Layout::horizontal([Constraint::Min(0), Constraint::Length(right.width() as u16)])
             .areas(area);
@@ -206,6 +206,9 @@ fn render_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, elapse
                 header.engine.description.clone(),
                 theme.style("muted"),
             ));
+            if let Some(device) = &header.engine.device {
+                spans.push(Span::styled(format!(" on {device}"), theme.style("muted")));
+            }
         }
         let search = &header.settings.search;
         let how = match search.strategy {
@@ -237,7 +240,7 @@ fn render_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, elapse
         format!(" {}:{:02} ", secs / 60, secs % 60),
         theme.style("muted"),
     );
-    render_left_right(frame, area, Line::from(spans), clock);
+    render_left_right(frame, area, Line::from(spans), Line::from(clock));
 }
 
 fn stage_glyph(status: StageStatus) -> (&'static str, &'static str) {
@@ -310,7 +313,53 @@ fn render_timeline(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Some(Outcome::Aborted) => ("aborted".to_string(), "fail"),
     };
     let verdict = Span::styled(format!(" {verdict} "), theme.style(role));
-    render_left_right(frame, area, Line::from(spans), verdict);
+    let mut right = context_meter(app, theme, area.width);
+    right.push(verdict);
+    render_left_right(frame, area, Line::from(spans), Line::from(right));
+}
+
+/// Tokens in thousands, one decimal below 10k: `850`, `3.2k`, `32k`.
+fn kilo(tokens: u32) -> String {
+    match tokens {
+        0..1_000 => tokens.to_string(),
+        1_000..10_000 => format!("{:.1}k", f64::from(tokens) / 1000.0),
+        _ => format!("{}k", tokens / 1000),
+    }
+}
+
+/// The shown stage's context use: its largest request's shared prompt plus its candidates'
+/// tokens, against the engine's context when the engine says how large it is.
+fn context_meter(app: &App, theme: &Theme, width: u16) -> Vec<Span<'static>> {
+    let Some(used) = app.state.stage(app.shown_stage()).context_used() else {
+        return Vec::new();
+    };
+    let limit = app.state.header.as_ref().and_then(|h| h.engine.context);
+    let mut spans = vec![Span::styled(" ctx ", theme.style("muted"))];
+    match limit {
+        Some(limit) if limit > 0 => {
+            let fraction = (f64::from(used) / f64::from(limit)).min(1.0);
+            if width >= 100 {
+                const CELLS: usize = 8;
+                let full = (fraction * CELLS as f64).round() as usize;
+                let role = if fraction > 0.9 { "fail" } else { "meter" };
+                spans.push(Span::styled("▰".repeat(full), theme.style(role)));
+                spans.push(Span::styled(
+                    "▱".repeat(CELLS - full),
+                    theme.style("muted"),
+                ));
+                spans.push(Span::raw(" "));
+            }
+            spans.push(Span::styled(
+                format!("{}/{} ", kilo(used), kilo(limit)),
+                theme.style("muted"),
+            ));
+        }
+        _ => spans.push(Span::styled(
+            format!("{} tok ", kilo(used)),
+            theme.style("muted"),
+        )),
+    }
+    spans
 }
 
 fn render_footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
