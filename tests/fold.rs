@@ -261,7 +261,11 @@ fn context_use_is_the_largest_request_prompt_plus_its_candidates() {
         messages: Vec::new(),
         tokens,
     };
-    let uncounted = fold(&[prompt(vec![0], None), started(0), token(0, Channel::Think, "a")]);
+    let uncounted = fold(&[
+        prompt(vec![0], None),
+        started(0),
+        token(0, Channel::Think, "a"),
+    ]);
     assert_eq!(uncounted.stage(Stage::Understand).context_used(), None);
 
     let state = fold(&[

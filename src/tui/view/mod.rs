@@ -343,10 +343,7 @@ fn context_meter(app: &App, theme: &Theme, width: u16) -> Vec<Span<'static>> {
                 let full = (fraction * CELLS as f64).round() as usize;
                 let role = if fraction > 0.9 { "fail" } else { "meter" };
                 spans.push(Span::styled("▰".repeat(full), theme.style(role)));
-                spans.push(Span::styled(
-                    "▱".repeat(CELLS - full),
-                    theme.style("muted"),
-                ));
+                spans.push(Span::styled("▱".repeat(CELLS - full), theme.style("muted")));
                 spans.push(Span::raw(" "));
             }
             spans.push(Span::styled(
