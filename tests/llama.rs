@@ -106,6 +106,34 @@ fn metadata_is_read_from_the_header() {
 }
 
 #[test]
+fn the_engine_reports_its_context_device_and_prompt_length() {
+    let (_dir, path) = tiny(Arch::Qwen2);
+    let engine = engine(&path);
+    let info = engine.info();
+    assert_eq!(info.context, Some(config(&path).n_ctx));
+    let gpus = llama_cpp_2::list_llama_ggml_backend_devices()
+        .into_iter()
+        .filter(|d| {
+            matches!(
+                d.device_type,
+                llama_cpp_2::LlamaBackendDeviceType::Gpu
+                    | llama_cpp_2::LlamaBackendDeviceType::IntegratedGpu
+            )
+        })
+        .count();
+    if gpus == 0 {
+        assert_eq!(info.device.as_deref(), Some("CPU"));
+    } else {
+        assert_ne!(info.device.as_deref(), Some("CPU"));
+    }
+    let short = engine.prompt_tokens(&[Message::user("hi")]).unwrap();
+    let long = engine
+        .prompt_tokens(&[Message::user("hi ".repeat(50))])
+        .unwrap();
+    assert!(short > 0 && long > short + 20, "{short} {long}");
+}
+
+#[test]
 fn greedy_output_is_deterministic_and_streams_what_it_returns() {
     for arch in [Arch::Llama, Arch::Qwen2] {
         let (_dir, path) = tiny(arch);

@@ -240,7 +240,13 @@ fn device(config: &LlamaConfig) -> String {
         .then(|| {
             llama_cpp_2::list_llama_ggml_backend_devices()
                 .into_iter()
-                .find(|d| !d.backend.eq_ignore_ascii_case("cpu"))
+                .find(|d| {
+                    matches!(
+                        d.device_type,
+                        llama_cpp_2::LlamaBackendDeviceType::Gpu
+                            | llama_cpp_2::LlamaBackendDeviceType::IntegratedGpu
+                    )
+                })
         })
         .flatten();
     match gpu {
