@@ -13,6 +13,7 @@ use ponder::model::llama::{LlamaConfig, LlamaEngine};
 use ponder::model::{
     Engine, GenerateRequest, Generation, JudgeRequest, Message, Sampling, TokenSink,
 };
+use support::Recorder;
 use support::gguf::{Arch, Synth};
 
 /// A tiny model of `arch` in a temporary folder (kept alive by the returned guard).
@@ -57,28 +58,6 @@ fn request(n: u32, think: u32, answer: u32, sampling: Sampling) -> GenerateReque
         stop: Vec::new(),
         grammar: None,
         round: 1,
-    }
-}
-
-/// Records every streamed piece.
-#[derive(Default)]
-struct Recorder {
-    pieces: Vec<(Beam, Channel, String)>,
-}
-
-impl TokenSink for Recorder {
-    fn token(&mut self, beam: Beam, channel: Channel, text: &str) {
-        self.pieces.push((beam, channel, text.to_string()));
-    }
-}
-
-impl Recorder {
-    fn text(&self, beam: Beam, channel: Channel) -> String {
-        self.pieces
-            .iter()
-            .filter(|(b, c, _)| *b == beam && *c == channel)
-            .map(|(_, _, t)| t.as_str())
-            .collect()
     }
 }
 

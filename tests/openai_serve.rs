@@ -20,6 +20,7 @@ use ponder::model::{
     Engine, GenerateRequest, Generation, Judge, JudgeRequest, Message, Sampling, TokenSink,
 };
 use ponder::serve::{ServeOptions, Server};
+use support::Recorder;
 use support::gguf::{Arch, Synth};
 
 fn tiny() -> (tempfile::TempDir, PathBuf) {
@@ -81,17 +82,6 @@ fn request(n: u32, think: u32, answer: u32) -> GenerateRequest {
         stop: Vec::new(),
         grammar: None,
         round: 1,
-    }
-}
-
-#[derive(Default)]
-struct Recorder {
-    pieces: Vec<(Beam, Channel, String)>,
-}
-
-impl TokenSink for Recorder {
-    fn token(&mut self, beam: Beam, channel: Channel, text: &str) {
-        self.pieces.push((beam, channel, text.to_string()));
     }
 }
 

@@ -14,6 +14,7 @@ use ponder::model::openai::{JudgeMode, NMode, OpenAiConfig, OpenAiEngine};
 use ponder::model::{
     Engine, GenerateRequest, Generation, Judge, JudgeRequest, Message, Sampling, TokenSink,
 };
+use support::Recorder;
 use support::replay::{ReplayServer, Reply, fixture};
 
 fn config(server: &ReplayServer) -> OpenAiConfig {
@@ -46,27 +47,6 @@ fn request(n: u32) -> GenerateRequest {
         stop: Vec::new(),
         grammar: None,
         round: 1,
-    }
-}
-
-#[derive(Default)]
-struct Recorder {
-    pieces: Vec<(Beam, Channel, String)>,
-}
-
-impl TokenSink for Recorder {
-    fn token(&mut self, beam: Beam, channel: Channel, text: &str) {
-        self.pieces.push((beam, channel, text.to_string()));
-    }
-}
-
-impl Recorder {
-    fn text(&self, beam: Beam, channel: Channel) -> String {
-        self.pieces
-            .iter()
-            .filter(|(b, c, _)| *b == beam && *c == channel)
-            .map(|(_, _, t)| t.as_str())
-            .collect()
     }
 }
 

@@ -8,7 +8,9 @@ use std::path::Path;
 
 use std::sync::{Arc, Mutex};
 
-use ponder::event::{Control, EngineInfo, Envelope, Event, Issue, Outcome, Settings, Stage};
+use ponder::event::{
+    Beam, Channel, Control, EngineInfo, Envelope, Event, Issue, Outcome, Settings, Stage,
+};
 use ponder::model::scripted::ScriptedEngine;
 use ponder::model::{Engine, GenerateRequest, Generation, JudgeRequest, TokenSink};
 use ponder::pipeline::{self, SessionSpec};
@@ -138,5 +140,27 @@ impl Engine for Recording {
 
     fn judge(&mut self, request: &JudgeRequest, control: &Control) -> anyhow::Result<Vec<f64>> {
         self.inner.judge(request, control)
+    }
+}
+
+/// Records every streamed piece.
+#[derive(Default)]
+pub struct Recorder {
+    pub pieces: Vec<(Beam, Channel, String)>,
+}
+
+impl TokenSink for Recorder {
+    fn token(&mut self, beam: Beam, channel: Channel, text: &str) {
+        self.pieces.push((beam, channel, text.to_string()));
+    }
+}
+
+impl Recorder {
+    pub fn text(&self, beam: Beam, channel: Channel) -> String {
+        self.pieces
+            .iter()
+            .filter(|(b, c, _)| *b == beam && *c == channel)
+            .map(|(_, _, t)| t.as_str())
+            .collect()
     }
 }

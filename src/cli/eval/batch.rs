@@ -120,20 +120,7 @@ pub fn run(args: EvalRunArgs) -> Result<ExitCode> {
             .map(|(_, x)| x)
             .collect();
     }
-    let prepare = match &args.prepare {
-        Some(path) => path.clone(),
-        None => args
-            .instances
-            .parent()
-            .unwrap_or(Path::new("."))
-            .join("prepare.sh"),
-    };
-    if !prepare.is_file() {
-        bail!(
-            "cannot find {}; pass --prepare with the path of prepare.sh",
-            prepare.display()
-        );
-    }
+    let prepare = super::prepare_script(args.prepare.as_deref(), &args.instances)?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let predictions_path = args.out.join("predictions.jsonl");

@@ -30,6 +30,24 @@ pub fn run(command: EvalCommand) -> Result<ExitCode> {
 }
 
 /// Makes `dest` a checkout of an instance's base tree with the eval set's `prepare.sh`.
+/// The script that prepares instances' trees: `given`, else `prepare.sh` beside the instances.
+pub fn prepare_script(given: Option<&Path>, instances: &Path) -> Result<std::path::PathBuf> {
+    let prepare = match given {
+        Some(path) => path.to_path_buf(),
+        None => instances
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("prepare.sh"),
+    };
+    if !prepare.is_file() {
+        bail!(
+            "cannot find {}; pass --prepare with the path of prepare.sh",
+            prepare.display()
+        );
+    }
+    Ok(prepare)
+}
+
 pub fn prepare_tree(prepare: &Path, id: &str, dest: &Path) -> Result<()> {
     let output = Command::new("bash")
         .arg(prepare)

@@ -54,20 +54,7 @@ pub fn run(args: ShortlistEvalArgs) -> Result<ExitCode> {
     if instances.is_empty() {
         bail!("no instance to evaluate (check --only against the ids in the instances file)");
     }
-    let prepare = match args.prepare {
-        Some(path) => path,
-        None => args
-            .instances
-            .parent()
-            .unwrap_or(Path::new("."))
-            .join("prepare.sh"),
-    };
-    if !prepare.is_file() {
-        bail!(
-            "cannot find {}; pass --prepare with the path of prepare.sh",
-            prepare.display()
-        );
-    }
+    let prepare = super::prepare_script(args.prepare.as_deref(), &args.instances)?;
     let work = tempfile::Builder::new()
         .prefix("ponder-eval-")
         .tempdir()

@@ -132,11 +132,7 @@ fn env_spec(repo: &str, version: &str) -> Option<EnvSpec> {
 pub fn run(args: EvalVerifyArgs) -> Result<ExitCode> {
     let text = std::fs::read_to_string(&args.instances)
         .with_context(|| format!("cannot read {}", args.instances.display()))?;
-    let prepare = args
-        .instances
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join("prepare.sh");
+    let prepare = super::prepare_script(None, &args.instances)?;
     let work = match &args.work {
         Some(dir) => dir.clone(),
         None => crate::session::data_dir()?.join("eval"),
