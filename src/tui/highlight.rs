@@ -169,7 +169,7 @@ impl Highlighter {
             hunk,
             side,
         };
-        let mut cache = self.lock();
+        let cache = self.lock();
         if let Some(block) = cache.blocks.get(&key) {
             return Some(block.clone());
         }
@@ -178,27 +178,8 @@ impl Highlighter {
         }
         let h = model.hunks.get(hunk)?;
         let extension = model.files.get(h.file).map_or("", |p| extension(p));
-        let mut lines: Vec<String> = h.side_text(side).iter().map(|s| s.to_string()).collect();
-        if let Some(worker) = &self.worker {
-            let job = Job {
-                key,
-                ticket: self.shared.ticket.load(Ordering::Relaxed),
-                extension: extension.to_string(),
-                lines,
-            };
-            match worker.send(job) {
-                Ok(()) => {
-                    cache.pending.insert(key);
-                    return None;
-                }
-                // The worker is gone: highlight here.
-                Err(returned) => lines = returned.0.lines,
-            }
-        }
-        drop(cache);
-        let block = Arc::new(highlight_lines(extension, &lines));
-        self.lock().blocks.insert(key, block.clone());
-        Some(block)
+        let lines = h.side_text(side).iter().map(|s| s.to_string()).collect();
+        self.highlight(cache, key, extension, lines)
     }
 
     /// A highlighted code block (a fenced block of an answer) in language `language`, or `None`
@@ -221,12 +202,24 @@ impl Highlighter {
         if cache.blocks.len() > MAX_BLOCKS {
             cache.blocks.retain(|k, _| k.hunk != CODE);
         }
-        let mut lines: Vec<String> = lines.iter().map(|s| s.to_string()).collect();
+        let lines = lines.iter().map(|s| s.to_string()).collect();
+        self.highlight(cache, key, language, lines)
+    }
+
+    /// Hands `lines` to the worker (`None`: the block comes later) or, without a worker,
+    /// highlights them here and caches the block.
+    fn highlight(
+        &self,
+        mut cache: std::sync::MutexGuard<'_, Cache>,
+        key: BlockKey,
+        extension: &str,
+        mut lines: Vec<String>,
+    ) -> Option<Block> {
         if let Some(worker) = &self.worker {
             let job = Job {
                 key,
                 ticket: self.shared.ticket.load(Ordering::Relaxed),
-                extension: language.to_string(),
+                extension: extension.to_string(),
                 lines,
             };
             match worker.send(job) {
@@ -234,11 +227,12 @@ impl Highlighter {
                     cache.pending.insert(key);
                     return None;
                 }
+                // The worker is gone: highlight here.
                 Err(returned) => lines = returned.0.lines,
             }
         }
         drop(cache);
-        let block = Arc::new(highlight_lines(language, &lines));
+        let block = Arc::new(highlight_lines(extension, &lines));
         self.lock().blocks.insert(key, block.clone());
         Some(block)
     }
