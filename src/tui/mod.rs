@@ -10,6 +10,7 @@ pub mod diff;
 pub mod finish;
 pub mod frames;
 pub mod highlight;
+mod keys;
 mod palette;
 mod terminal;
 mod theme;
