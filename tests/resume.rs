@@ -8,11 +8,11 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ponder::event::{Control, EngineInfo, EngineSource, Event, SessionState, Stage};
+use ponder::event::{EngineSource, Event, SessionState, Stage};
 use ponder::model::scripted::ScriptedEngine;
-use ponder::model::{Engine, GenerateRequest, Generation, JudgeRequest, TokenSink};
 use ponder::pipeline::{self, SessionSpec};
 use ponder::session::read_journal;
+use support::Recording;
 
 fn ponder(data: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ponder"));
@@ -206,40 +206,6 @@ fn resume_refuses_a_finished_session_and_a_missing_one() {
     );
 }
 
-/// Counts the requests that reach the real engine, by stage.
-struct Counting {
-    inner: ScriptedEngine,
-    calls: Arc<Mutex<Vec<Stage>>>,
-}
-
-impl Engine for Counting {
-    fn info(&self) -> EngineInfo {
-        self.inner.info()
-    }
-
-    fn prompt_tokens(&self, messages: &[ponder::model::Message]) -> Option<u32> {
-        self.inner.prompt_tokens(messages)
-    }
-
-    fn generate(
-        &mut self,
-        request: &GenerateRequest,
-        sink: &mut dyn TokenSink,
-        control: &Control,
-    ) -> anyhow::Result<Vec<Generation>> {
-        self.calls.lock().unwrap().push(request.stage);
-        self.inner.generate(request, sink, control)
-    }
-
-    fn judge(&mut self, request: &JudgeRequest, control: &Control) -> anyhow::Result<Vec<f64>> {
-        self.inner.judge(request, control)
-    }
-
-    fn replayed(&mut self, request: &GenerateRequest, generations: &[Generation]) {
-        self.inner.replayed(request, generations);
-    }
-}
-
 #[test]
 fn resuming_after_the_patch_stage_generates_only_what_came_after_it() {
     let data = tempfile::tempdir().unwrap();
@@ -279,13 +245,13 @@ fn resuming_after_the_patch_stage_generates_only_what_came_after_it() {
     .unwrap();
     assert_eq!((point.prefix.len(), point.dropped), (cut + 1, 2));
     let calls = Arc::new(Mutex::new(Vec::new()));
-    let counting = Counting {
+    let recording = Recording {
         inner: engine(),
-        calls: calls.clone(),
+        prompts: calls.clone(),
     };
     let resumed_path = data.path().join("r.jsonl");
     let shown =
-        drain(pipeline::resume(spec(&resumed_path), Box::new(counting), point.prefix).unwrap());
+        drain(pipeline::resume(spec(&resumed_path), Box::new(recording), point.prefix).unwrap());
     // Exactly the requests made after the cut (verify's, and its repair round's patches).
     let after: Vec<Stage> = whole[cut + 1..]
         .iter()
@@ -294,7 +260,7 @@ fn resuming_after_the_patch_stage_generates_only_what_came_after_it() {
             _ => None,
         })
         .collect();
-    let calls = calls.lock().unwrap().clone();
+    let calls: Vec<Stage> = calls.lock().unwrap().iter().map(|(s, _)| *s).collect();
     assert!(calls.contains(&Stage::Verify), "{calls:?}");
     assert_eq!(calls, after);
     assert_eq!(

@@ -107,7 +107,8 @@ pub fn zero_times(events: &mut [Envelope]) {
     }
 }
 
-/// Wraps a scripted engine and records every prompt it was given, by stage.
+/// Wraps a scripted engine and records every prompt that reaches it, by stage (a resumed
+/// session's replayed requests do not).
 pub struct Recording {
     pub inner: ScriptedEngine,
     pub prompts: Arc<Mutex<Vec<(Stage, String)>>>,
@@ -140,6 +141,10 @@ impl Engine for Recording {
 
     fn judge(&mut self, request: &JudgeRequest, control: &Control) -> anyhow::Result<Vec<f64>> {
         self.inner.judge(request, control)
+    }
+
+    fn replayed(&mut self, request: &GenerateRequest, generations: &[Generation]) {
+        self.inner.replayed(request, generations);
     }
 }
 
