@@ -2,12 +2,11 @@
 //! sequence id (one copy in the unified KV cache), then each step decodes one token of every live
 //! candidate in a single batch.
 //!
-//! Each candidate has its own sampler chain and seed; its answer chain carries the request's
-//! grammar, so the grammar constrains only what follows `</think>`. Thinking is opened by ponder
-//! (`<think>\n` after the generation prompt) so the split is exact; when thinking reaches its
-//! budget ponder feeds `\n</think>\n\n` and the candidate answers (`forced_answer`). Text streams
-//! through a UTF-8-safe decoder, the think/answer splitter and the stop-string matcher, in that
-//! order. Abort and pause are honoured between decode steps.
+//! Each candidate ([`Candidate`]) has its own sampler chain and seed; its answer is drawn under the
+//! request's grammar, so the grammar constrains only what follows `</think>`. Thinking is opened by
+//! ponder (`<think>\n` after the generation prompt) so the split is exact, and closed by ponder
+//! when it runs out of budget, ends the turn, or loops. Abort and pause are honoured between
+//! decode steps.
 
 use std::time::{Duration, Instant};
 
@@ -15,15 +14,12 @@ use anyhow::{Context, Result, anyhow, bail};
 use llama_cpp_2::DecodeError;
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_batch::LlamaBatch;
-use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::sampling::LlamaSampler;
-use llama_cpp_2::token::LlamaToken;
 
+use super::candidate::Candidate;
 use super::{LlamaConfig, LoadedModel};
-use crate::event::{Beam, Channel, Control};
-use crate::model::stop::StopMatcher;
-use crate::model::think::ThinkSplitter;
-use crate::model::utf8::Utf8Stream;
+use crate::event::Control;
+use crate::model::family;
 use crate::model::{GenerateRequest, Generation, Sampling, TokenSink};
 
 /// Text ponder adds to open thinking after the generation prompt.
@@ -47,6 +43,12 @@ pub struct LoopStats {
     pub loop_time: Duration,
     /// KV cells of the request's context.
     pub cells: u32,
+    /// Answer tokens drawn under a grammar, all candidates together.
+    pub grammar_tokens: u64,
+    /// Of those, how many needed the grammar applied to the most likely tokens…
+    pub grammar_shortlist_passes: u64,
+    /// …and how many to the whole vocabulary.
+    pub grammar_full_passes: u64,
 }
 
 /// Makes `request.n` candidates, streaming to `sink`; also says where the time went.
@@ -62,7 +64,11 @@ pub fn generate_with_stats(
         return Ok((Vec::new(), stats));
     }
     let thinking = request.think_budget > 0;
-    let prompt = open_thinking(lm.render(&request.messages)?, thinking);
+    let prompt = open_thinking(
+        lm.render(&request.messages)?,
+        thinking,
+        lm.format.knows_think.is_some(),
+    );
     let tokens = lm.tokenize(&prompt);
     let model = &lm.model;
     let close = model.vocab().tokenize(THINK_CLOSE.as_bytes(), false, true);
@@ -83,8 +89,13 @@ pub fn generate_with_stats(
         u64::from(request.think_budget) + u64::from(request.answer_budget) + close.len() as u64 + 2;
     let need = prompt_len + u64::from(n) * per_candidate;
     let cells = need.min(u64::from(config.n_ctx)) as u32;
+    // The answer stops at the request's stop strings, the template's end of turn written as
+    // text, and any chat marker.
+    let mut stops = request.stop.clone();
+    stops.extend(lm.format.end_of_turn.iter().cloned());
+    stops.extend(family::turn_markers().map(str::to_string));
     let mut candidates = (0..n)
-        .map(|beam| Candidate::new(model, request, beam, thinking))
+        .map(|beam| Candidate::new(model, request, beam, thinking, &stops))
         .collect::<Result<Vec<_>>>()?;
     let mut ctx = lm.context(config, cells, n)?;
     stats.cells = ctx.n_ctx();
@@ -144,6 +155,10 @@ pub fn generate_with_stats(
             Err(DecodeError::NoKvCacheSlot) => {
                 // The context is full: the candidates end here with what they have.
                 for candidate in candidates.iter_mut().filter(|c| !c.done) {
+                    candidate.notes.push(format!(
+                        "the context ({} cells) filled up: the candidate ended where it was",
+                        stats.cells
+                    ));
                     candidate.finish(sink);
                 }
                 break;
@@ -160,6 +175,12 @@ pub fn generate_with_stats(
         stats.decode_time += t_decode.elapsed();
         stats.steps += 1;
     }
+    for candidate in &candidates {
+        let (drawn, shortlist, full) = candidate.grammar_counts();
+        stats.grammar_tokens += drawn;
+        stats.grammar_shortlist_passes += shortlist;
+        stats.grammar_full_passes += full;
+    }
     Ok((
         candidates
             .into_iter()
@@ -169,18 +190,20 @@ pub fn generate_with_stats(
     ))
 }
 
-/// Ends a rendered prompt inside `<think>` (when `thinking`) or after an empty, closed
-/// `<think></think>`, whether or not the chat template already opened it (DeepSeek-R1 does).
-pub fn open_thinking(mut prompt: String, thinking: bool) -> String {
+/// Ends a rendered prompt inside `<think>` (when `thinking`), whether or not the chat template
+/// already opened it (DeepSeek-R1 does). Without thinking, a reasoning model (`knows_think`) gets
+/// an empty, closed `<think></think>` — how its template turns thinking off — and any other model
+/// nothing: it answers at once.
+pub fn open_thinking(mut prompt: String, thinking: bool, knows_think: bool) -> String {
     let opened = prompt.trim_end().ends_with("<think>");
     match (opened, thinking) {
         (false, true) => prompt.push_str(THINK_OPEN),
         (true, false) => prompt.push_str(THINK_CLOSE),
-        (false, false) => {
+        (false, false) if knows_think => {
             prompt.push_str(THINK_OPEN);
             prompt.push_str(THINK_CLOSE.trim_start_matches('\n'));
         }
-        (true, true) => {}
+        (false, false) | (true, true) => {}
     }
     prompt
 }
@@ -192,25 +215,10 @@ fn decode(ctx: &mut LlamaContext<'_>, batch: &mut LlamaBatch<'_>) -> Result<()> 
     })
 }
 
-/// A sampler chain: grammar first (when given), then top-k, top-p, min-p, temperature and a
-/// seeded draw; greedy when the temperature is zero.
-pub fn sampler_chain(
-    model: &LlamaModel,
-    sampling: &Sampling,
-    seed: u64,
-    grammar: Option<&str>,
-) -> Result<LlamaSampler> {
+/// A sampler chain: top-k, top-p, min-p, temperature and a seeded draw; greedy when the
+/// temperature is zero. A grammar wraps it ([`super::grammar::AnswerSampler`]).
+pub fn sampler_chain(sampling: &Sampling, seed: u64) -> LlamaSampler {
     let mut chain = Vec::new();
-    if let Some(grammar) = grammar {
-        // The model may put a few blank characters between `</think>` and its answer (bounded:
-        // a weak model could emit whitespace forever).
-        let wrapped = format!("{grammar}\nponder-answer ::= [ \\t\\n]{{0,4}} root\n");
-        chain.push(
-            LlamaSampler::grammar(model, &wrapped, "ponder-answer").map_err(|e| {
-                anyhow!("the answer grammar is not valid GBNF with a `root` rule: {e}")
-            })?,
-        );
-    }
     if sampling.temperature <= 0.0 {
         chain.push(LlamaSampler::greedy());
     } else {
@@ -223,163 +231,7 @@ pub fn sampler_chain(
         chain.push(LlamaSampler::temp(sampling.temperature));
         chain.push(LlamaSampler::dist(seed as u32));
     }
-    Ok(LlamaSampler::chain_simple(chain))
-}
-
-/// One candidate being decoded.
-struct Candidate {
-    beam: Beam,
-    think_sampler: LlamaSampler,
-    answer_sampler: LlamaSampler,
-    splitter: ThinkSplitter,
-    utf8: Utf8Stream,
-    stop: StopMatcher,
-    think: String,
-    answer: String,
-    think_tokens: u32,
-    answer_tokens: u32,
-    forced: bool,
-    done: bool,
-    /// Position of the next token fed.
-    pos: i32,
-    /// Batch index whose logits this candidate samples from next.
-    logits_at: i32,
-    /// Tokens to feed in the next step.
-    feed: Vec<LlamaToken>,
-}
-
-impl Candidate {
-    fn new(
-        model: &LlamaModel,
-        request: &GenerateRequest,
-        beam: Beam,
-        thinking: bool,
-    ) -> Result<Candidate> {
-        let seed = request.sampling.seed.wrapping_add(u64::from(beam));
-        let mut splitter = ThinkSplitter::in_think();
-        if !thinking {
-            splitter.force_answer();
-        }
-        Ok(Candidate {
-            beam,
-            think_sampler: sampler_chain(model, &request.sampling, seed, None)?,
-            answer_sampler: sampler_chain(
-                model,
-                &request.sampling,
-                seed.wrapping_add(0x9E37_79B9),
-                request.grammar.as_deref(),
-            )?,
-            splitter,
-            utf8: Utf8Stream::new(),
-            stop: StopMatcher::new(&request.stop),
-            think: String::new(),
-            answer: String::new(),
-            think_tokens: 0,
-            answer_tokens: 0,
-            forced: false,
-            done: false,
-            pos: 0,
-            logits_at: 0,
-            feed: Vec::new(),
-        })
-    }
-
-    /// Samples this candidate's next token and decides what to feed next (or that it is done).
-    fn step(
-        &mut self,
-        model: &LlamaModel,
-        ctx: &LlamaContext<'_>,
-        request: &GenerateRequest,
-        close: &[LlamaToken],
-        sink: &mut dyn TokenSink,
-    ) {
-        let answering = self.splitter.is_answering();
-        if answering && self.answer_tokens >= request.answer_budget {
-            self.finish(sink);
-            return;
-        }
-        // `sample` also accepts the token into the chain (grammar state included).
-        let token = if answering {
-            self.answer_sampler.sample(ctx, self.logits_at)
-        } else {
-            self.think_sampler.sample(ctx, self.logits_at)
-        };
-        let vocab = model.vocab();
-        if vocab.is_eog(token) {
-            self.finish(sink);
-            return;
-        }
-        if answering {
-            self.answer_tokens += 1;
-        } else {
-            self.think_tokens += 1;
-        }
-        let bytes = vocab.token_to_piece(token, false, None);
-        let text = self.utf8.push(&bytes);
-        self.route(&text, sink);
-        self.feed.push(token);
-        if self.stop.stopped() {
-            self.finish(sink);
-        } else if self.splitter.is_thinking() && self.think_tokens >= request.think_budget {
-            let rest = self.utf8.finish();
-            self.route(&rest, sink);
-            for (channel, piece) in self.splitter.force_answer() {
-                self.emit(channel, &piece, sink);
-            }
-            self.forced = true;
-            self.feed.extend_from_slice(close);
-        }
-    }
-
-    fn route(&mut self, text: &str, sink: &mut dyn TokenSink) {
-        if text.is_empty() {
-            return;
-        }
-        for (channel, piece) in self.splitter.push(text) {
-            self.emit(channel, &piece, sink);
-        }
-    }
-
-    fn emit(&mut self, channel: Channel, piece: &str, sink: &mut dyn TokenSink) {
-        match channel {
-            Channel::Think => {
-                self.think.push_str(piece);
-                sink.token(self.beam, Channel::Think, piece);
-            }
-            Channel::Answer => {
-                let shown = self.stop.push(piece);
-                if !shown.is_empty() {
-                    self.answer.push_str(&shown);
-                    sink.token(self.beam, Channel::Answer, &shown);
-                }
-            }
-        }
-    }
-
-    fn finish(&mut self, sink: &mut dyn TokenSink) {
-        let rest = self.utf8.finish();
-        self.route(&rest, sink);
-        for (channel, piece) in self.splitter.finish() {
-            self.emit(channel, &piece, sink);
-        }
-        let held = self.stop.finish();
-        if !held.is_empty() {
-            self.answer.push_str(&held);
-            sink.token(self.beam, Channel::Answer, &held);
-        }
-        self.done = true;
-    }
-
-    fn into_generation(self) -> Generation {
-        Generation {
-            beam: self.beam,
-            think: self.think,
-            answer: self.answer,
-            think_tokens: self.think_tokens,
-            answer_tokens: self.answer_tokens,
-            forced_answer: self.forced,
-        }
-    }
+    LlamaSampler::chain_simple(chain)
 }
 
 #[cfg(test)]
@@ -391,16 +243,19 @@ mod tests {
         let chatml = "<|im_start|>assistant\n".to_string();
         let r1 = "<｜Assistant｜><think>\n".to_string();
         assert_eq!(
-            open_thinking(chatml.clone(), true),
+            open_thinking(chatml.clone(), true, false),
             "<|im_start|>assistant\n<think>\n"
         );
-        assert_eq!(open_thinking(r1.clone(), true), r1);
+        assert_eq!(open_thinking(r1.clone(), true, true), r1);
+        // A reasoning model told not to think gets an empty think block…
         assert_eq!(
-            open_thinking(chatml, false),
+            open_thinking(chatml.clone(), false, true),
             "<|im_start|>assistant\n<think>\n</think>\n\n"
         );
+        // …an instruct model nothing at all.
+        assert_eq!(open_thinking(chatml.clone(), false, false), chatml);
         assert_eq!(
-            open_thinking(r1, false),
+            open_thinking(r1, false, true),
             "<｜Assistant｜><think>\n\n</think>\n\n"
         );
     }

@@ -7,9 +7,11 @@
 //! tokens tagged with all sequence ids are stored once.
 
 pub mod bench;
+mod candidate;
 mod config;
 mod decode;
 pub mod doctor;
+mod grammar;
 mod judge;
 pub mod memory;
 mod prompt;
@@ -31,7 +33,7 @@ use llama_cpp_2::model::{LlamaLoraAdapter, LlamaModel};
 
 use super::gguf::{ModelMetadata, read_metadata};
 use super::{Engine, GenerateRequest, Generation, JudgeRequest, TokenSink};
-use crate::event::{Control, EngineInfo, EngineSource};
+use crate::event::{Control, EngineInfo, EngineSource, Reasoning, ThinkMode};
 use judge::YesNo;
 use prompt::PromptFormat;
 
@@ -136,6 +138,16 @@ impl LoadedModel {
         let bos = vocab.token_to_piece(vocab.bos(), true, None);
         let add_bos = vocab.should_add_bos() && !text.as_bytes().starts_with(&bos);
         vocab.tokenize(text.as_bytes(), add_bos, true)
+    }
+
+    /// Which chat template renders this model's prompts, and why.
+    pub fn template_choice(&self) -> &str {
+        &self.format.chosen
+    }
+
+    /// Whether this model's candidates think under `mode`, and why.
+    pub fn reasoning(&self, mode: ThinkMode) -> Reasoning {
+        self.format.reasoning(mode)
     }
 
     /// One line naming the model: file, architecture, size, quantization.
@@ -293,6 +305,10 @@ impl Engine for LlamaEngine {
         control: &Control,
     ) -> Result<Vec<Generation>> {
         generate_with_stats(&self.model, &self.config, request, sink, control).map(|(g, _)| g)
+    }
+
+    fn reasoning(&self, mode: ThinkMode) -> Reasoning {
+        self.model.reasoning(mode)
     }
 
     fn judge(&mut self, request: &JudgeRequest, control: &Control) -> Result<Vec<f64>> {
