@@ -98,7 +98,7 @@ pub enum ReplayKey {
 }
 
 /// What a key asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     None,
     /// Redraw: the view changed.
@@ -108,6 +108,10 @@ pub enum Action {
     Edit {
         stage: Stage,
         beam: Beam,
+    },
+    /// Write an answer of this stage in the user's editor: a new candidate.
+    Write {
+        stage: Stage,
     },
     /// Control the replay.
     Replay(ReplayKey),
