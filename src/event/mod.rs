@@ -101,6 +101,8 @@ pub enum ThinkMode {
     On,
     /// No `<think>`: the model answers at once.
     Off,
+    /// No `<think>`: a few sentences of plain reasoning, then `ANSWER:` and the answer.
+    Brief,
 }
 
 impl ThinkMode {
@@ -109,6 +111,7 @@ impl ThinkMode {
             ThinkMode::Auto => "auto",
             ThinkMode::On => "on",
             ThinkMode::Off => "off",
+            ThinkMode::Brief => "brief",
         }
     }
 }
@@ -118,8 +121,11 @@ impl ThinkMode {
 pub struct Reasoning {
     /// The `think` setting asked for.
     pub mode: ThinkMode,
-    /// True when candidates think in `<think>` tags before answering.
+    /// True when candidates reason before answering.
     pub thinks: bool,
+    /// …in a few sentences of plain text rather than in `<think>` tags.
+    #[serde(default)]
+    pub brief: bool,
     /// Why: what in the setting, template or vocabulary decided it.
     pub why: String,
 }
@@ -250,6 +256,9 @@ pub struct Settings {
     /// Whether the model thinks in `<think>` tags (`auto` decides from the model).
     #[serde(default)]
     pub think: ThinkMode,
+    /// Stop after this stage (`--until`), e.g. to see the localization alone.
+    #[serde(default)]
+    pub until: Option<Stage>,
 }
 
 impl Settings {
@@ -405,6 +414,8 @@ pub enum Outcome {
     Failed { reason: String },
     /// The user stopped the session.
     Aborted,
+    /// The session stopped after the stage it was asked to stop at (`--until`).
+    Stopped { after: Stage },
 }
 
 impl Outcome {

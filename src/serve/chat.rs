@@ -174,6 +174,7 @@ fn generate_request(
         stop: stop_strings(request.stop.as_ref()),
         grammar: request.grammar.clone().filter(|g| !g.trim().is_empty()),
         round: 1,
+        think_style: Default::default(),
     })
 }
 

@@ -20,12 +20,14 @@ use super::candidate::Candidate;
 use super::{LlamaConfig, LoadedModel};
 use crate::event::Control;
 use crate::model::family;
-use crate::model::{GenerateRequest, Generation, Sampling, TokenSink};
+use crate::model::{GenerateRequest, Generation, Sampling, ThinkStyle, TokenSink};
 
 /// Text ponder adds to open thinking after the generation prompt.
 pub const THINK_OPEN: &str = "<think>\n";
 /// Text ponder adds to close thinking (budget reached, or no thinking asked for).
 pub const THINK_CLOSE: &str = "\n</think>\n\n";
+/// Text ponder adds to close brief plain reasoning.
+const PLAIN_CLOSE_FED: &str = "\nANSWER:\n";
 
 /// Where the time of one request went.
 #[derive(Debug, Clone, Default)]
@@ -64,14 +66,18 @@ pub fn generate_with_stats(
         return Ok((Vec::new(), stats));
     }
     let thinking = request.think_budget > 0;
-    let prompt = open_thinking(
-        lm.render(&request.messages)?,
-        thinking,
-        lm.format.knows_think.is_some(),
-    );
+    // Brief plain reasoning opens nothing and is closed by `ANSWER:`.
+    let plain = thinking && request.think_style == ThinkStyle::Plain;
+    let rendered = lm.render(&request.messages)?;
+    let prompt = if plain {
+        rendered
+    } else {
+        open_thinking(rendered, thinking, lm.format.knows_think.is_some())
+    };
     let tokens = lm.tokenize(&prompt);
     let model = &lm.model;
-    let close = model.vocab().tokenize(THINK_CLOSE.as_bytes(), false, true);
+    let close_text = if plain { PLAIN_CLOSE_FED } else { THINK_CLOSE };
+    let close = model.vocab().tokenize(close_text.as_bytes(), false, true);
     let n = request.n;
     let prompt_len = tokens.len() as u64;
     if prompt_len + 1 > u64::from(config.n_ctx) {
@@ -95,7 +101,7 @@ pub fn generate_with_stats(
     stops.extend(lm.format.end_of_turn.iter().cloned());
     stops.extend(family::turn_markers().map(str::to_string));
     let mut candidates = (0..n)
-        .map(|beam| Candidate::new(model, request, beam, thinking, &stops))
+        .map(|beam| Candidate::new(model, request, beam, thinking, plain, &stops))
         .collect::<Result<Vec<_>>>()?;
     let mut ctx = lm.context(config, cells, n)?;
     stats.cells = ctx.n_ctx();
