@@ -180,7 +180,7 @@ fn joined(lines: &[&str]) -> String {
 
 /// The file path a line names, stripped of markdown and labels; `None` for prose.
 pub fn path_in_line(line: &str) -> Option<String> {
-    let mut text = line.trim();
+    let mut text = line.trim().trim_start_matches('\u{feff}');
     text = text.trim_start_matches(['#', '*', '-', '>', ' ', '\t']);
     for label in [
         "file:",
@@ -369,6 +369,7 @@ mod tests {
         }
         assert_eq!(path_in_line("src/Makefile"), Some("src/Makefile".into()));
         assert_eq!(path_in_line("editor.py"), Some("editor.py".into()));
+        assert_eq!(path_in_line("\u{feff}a/b.py"), Some("a/b.py".into()));
     }
 
     proptest! {
