@@ -85,6 +85,11 @@ pub fn config_path() -> Option<PathBuf> {
         .map(|d| d.config_dir().join("config.toml"))
 }
 
+/// The folder of prompt overrides: `prompts/` beside the config file.
+pub fn prompts_dir() -> Option<PathBuf> {
+    Some(config_path()?.parent()?.join("prompts"))
+}
+
 /// Defaults laid over by the config file, if there is one.
 pub fn load_settings() -> Result<Settings> {
     let mut settings = default_settings();

@@ -76,6 +76,7 @@ pub fn resume(args: ResumeArgs) -> Result<ExitCode> {
         issue: header.issue.clone(),
         settings: header.settings.clone(),
         journal: Some(path.clone()),
+        prompt_overrides: crate::config::prompts_dir(),
     };
     // A bad theme name is refused before any work starts.
     let theme = match args.headless {

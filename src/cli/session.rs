@@ -208,6 +208,7 @@ fn run_session(
         issue,
         settings,
         journal: Some(journal.clone()),
+        prompt_overrides: crate::config::prompts_dir(),
     };
     let running = pipeline::start(spec, engine)?;
     let outcome = match theme {

@@ -9,10 +9,12 @@
 
 mod command;
 mod emitter;
+mod handle;
 mod state;
 
 pub use command::{Aborted, Command, Control, GateDecision, Steering};
-pub use emitter::{Emitter, Replay, is_user_event};
+pub use emitter::{Emitter, Replay, Sink, is_user_event};
+pub use handle::{RunningSession, SessionHandle};
 pub use state::{
     CandidateState, CandidateStatus, ErrorState, PatchState, SessionState, StageState, StageStatus,
     TestRunState, ToolCallState,

@@ -29,8 +29,9 @@ use futures_util::StreamExt;
 
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::event::{Command, Envelope, Event, Outcome, SessionState};
-use crate::pipeline::{RunningSession, SessionHandle};
+use crate::event::{
+    Command, Envelope, Event, Outcome, RunningSession, SessionHandle, SessionState,
+};
 use crate::session::Player;
 use frames::FramePacer;
 pub use terminal::TerminalGuard;

@@ -231,6 +231,7 @@ fn run_instance(
         issue: Issue::from_text(&instance.problem_statement),
         settings,
         journal: Some(journal),
+        prompt_overrides: crate::config::prompts_dir(),
     };
     let mut running = pipeline::start(spec, engine)?;
     let mut events = Vec::new();
