@@ -7,10 +7,11 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
+use crate::config::Config;
 use crate::event::{Issue, Outcome, SearchSettings, SearchStrategy, Settings};
 use crate::model::Engine;
-use crate::model::llama::{LlamaConfig, LlamaEngine};
-use crate::model::openai::{OpenAiConfig, OpenAiEngine};
+use crate::model::llama::LlamaEngine;
+use crate::model::openai::OpenAiEngine;
 use crate::model::scripted::ScriptedEngine;
 use crate::pipeline::{self, SessionSpec};
 use crate::{config, demo as demo_repo, headless, session, tui};
@@ -128,12 +129,15 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
     let engine = ScriptedEngine::from_toml(demo_repo::script()?, "the built-in demo script")?
         .with_source(crate::event::EngineSource::DemoScript)
         .with_pace(pace(&args.run));
+    // The demo's settings are its own; the config file still names the theme and prompts.
+    let config = Config::load()?;
     let code = run_session(
         repo.root().to_path_buf(),
         demo_repo::issue()?,
         settings,
         &args.run,
         Box::new(engine),
+        &config,
     );
     if args.keep {
         eprintln!("demo repository kept at {}", repo.keep().display());
@@ -153,16 +157,17 @@ pub fn fix(args: FixArgs) -> Result<ExitCode> {
             bail!("say what to fix: `ponder fix \"the issue text\"` or --issue-file FILE")
         }
     };
-    let mut settings = config::load_settings()?;
+    let config = Config::load()?;
+    let mut settings = config.settings();
     settings.test_cmd = args.test_cmd.or(settings.test_cmd);
     let engine: Box<dyn Engine> = match args.script {
         Some(script) => Box::new(ScriptedEngine::from_file(&script)?.with_pace(pace(&args.run))),
         None => {
-            let mut llama = LlamaConfig::load()?;
+            let mut llama = config.llama();
             if let Some(model) = args.model {
                 llama.model = Some(model);
             }
-            let mut openai = OpenAiConfig::load()?;
+            let mut openai = config.openai();
             // A server when asked for, or when the config names one and no local model.
             if args.server.is_some() || (llama.model.is_none() && openai.base_url.is_some()) {
                 if let Some(url) = args.server {
@@ -174,7 +179,7 @@ pub fn fix(args: FixArgs) -> Result<ExitCode> {
             }
         }
     };
-    run_session(args.repo, issue, settings, &args.run, engine)
+    run_session(args.repo, issue, settings, &args.run, engine, &config)
 }
 
 fn pace(run: &RunArgs) -> Duration {
@@ -187,6 +192,7 @@ fn run_session(
     mut settings: Settings,
     run: &RunArgs,
     engine: Box<dyn Engine>,
+    config: &Config,
 ) -> Result<ExitCode> {
     run.apply(&mut settings);
     settings.allow_unsandboxed = run.allow_unsandboxed;
@@ -196,7 +202,11 @@ fn run_session(
         None
     } else {
         tui::check_terminal()?;
-        Some(tui::Theme::resolve(run.theme.as_deref())?)
+        Some(tui::Theme::resolve(
+            run.theme.as_deref(),
+            config.theme(),
+            config.themes_dir(),
+        )?)
     };
     // Worktrees a crashed ponder left behind in this repository go now (live ones stay).
     let _ = crate::repo::remove_stale(&repo);
@@ -208,7 +218,7 @@ fn run_session(
         issue,
         settings,
         journal: Some(journal.clone()),
-        prompt_overrides: crate::config::prompts_dir(),
+        prompt_overrides: config.prompts_dir(),
     };
     let running = pipeline::start(spec, engine)?;
     let outcome = match theme {
