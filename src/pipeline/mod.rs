@@ -19,9 +19,7 @@ mod understand;
 mod verify;
 
 pub use answer::{code_block, json_array};
-pub use edit::{
-    Edit, FileChange, Matching, apply_edit, apply_edits, hunks, parse_edits, unified_diff,
-};
+pub use edit::{Edit, FileChange, Matching, apply_edit, apply_edits, parse_edits, unified_diff};
 pub use localize::{LocalizeAnswer, Location, parse_localize_answer};
 pub use select::{Scored, Selection, confident, select};
 
@@ -308,7 +306,7 @@ impl Pipeline {
             let Some(text) = self
                 .diffs
                 .get(&beam)
-                .and_then(|diff| edit::hunks(diff).into_iter().nth(hunk as usize))
+                .and_then(|diff| crate::diff::Patch::parse(diff).hunk_with_names(hunk as usize))
             else {
                 continue;
             };
