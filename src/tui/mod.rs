@@ -12,6 +12,7 @@ pub mod frames;
 pub mod highlight;
 mod keys;
 mod palette;
+pub mod syntax;
 mod terminal;
 mod theme;
 mod view;
