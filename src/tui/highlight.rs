@@ -7,7 +7,8 @@
 //! frames older than the latest are dropped unhighlighted. Without one ([`Highlighter::inline`],
 //! tests and benchmarks) blocks are highlighted when asked for.
 //!
-//! The classing itself (syntect scopes to [`Syntax`] classes) is [`super::syntax`]'s.
+//! The classing itself (syntect scopes to [`super::syntax::Syntax`] classes) is
+//! [`super::syntax`]'s.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
