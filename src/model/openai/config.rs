@@ -1,5 +1,6 @@
 //! Settings of the OpenAI-compatible engine: the `[openai]` table of the config file (read by
-//! [`crate::config`], which hands this table down), laid over by the command line's `--server URL`.
+//! [`crate::config`], which hands this table down), laid over by the command line's
+//! `--server URL`.
 //!
 //! The API key is never a setting: the table names the environment variable that holds it
 //! (`api_key_env`), and only the variable's name is ever shown or recorded.
