@@ -5,8 +5,7 @@ use std::io::{BufRead, Write};
 
 use anyhow::Result;
 
-use crate::event::{Command, Event, Outcome};
-use crate::pipeline::{RunningSession, SessionHandle};
+use crate::event::{Command, Event, Outcome, RunningSession, SessionHandle};
 
 /// Prints every event until the session finishes, taking commands from stdin; returns how it ended.
 pub fn run(mut session: RunningSession) -> Result<Outcome> {

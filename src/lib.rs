@@ -6,6 +6,7 @@ pub mod assets;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod diff;
 pub mod event;
 pub mod headless;
 pub mod model;

@@ -85,7 +85,10 @@ fn play(stage: Stage) -> (Vec<Envelope>, Vec<Entry>) {
     if stage == Stage::Localize {
         // Candidates that call tools continue in round 2 with locations.
         for e in &entries {
-            if matches!(parse_localize_answer(&e.answer), Ok(LocalizeAnswer::Calls(_))) {
+            if matches!(
+                parse_localize_answer(&e.answer),
+                Ok(LocalizeAnswer::Calls(_))
+            ) {
                 responses.push(response(
                     stage,
                     r#"[{"file": "minicfg/loader.py", "class": null, "function": null, "start": 1, "end": 3}]"#,
@@ -100,8 +103,12 @@ fn play(stage: Stage) -> (Vec<Envelope>, Vec<Entry>) {
     let engine = ScriptedEngine::from_toml(&script, "the answer corpus").unwrap();
     let repo = ponder::demo::prepare().unwrap();
     let issue = ponder::assets::text("demo/issue.md").unwrap();
-    let (events, outcome) =
-        support::run_session(repo.root(), issue, settings(stage, entries.len()), Box::new(engine));
+    let (events, outcome) = support::run_session(
+        repo.root(),
+        issue,
+        settings(stage, entries.len()),
+        Box::new(engine),
+    );
     assert!(
         !matches!(outcome, Outcome::Failed { .. } | Outcome::Aborted),
         "{}: {outcome:?}",
@@ -140,7 +147,9 @@ fn check(stage: Stage) {
                 beam: Some(beam),
                 message,
             } if *s == stage => errors.entry(*beam).or_default().push(message.clone()),
-            Event::BeamsKept { stage: s, pruned, .. } if *s == stage => {
+            Event::BeamsKept {
+                stage: s, pruned, ..
+            } if *s == stage => {
                 for p in pruned {
                     if ponder::cli::eval::stages::unusable(&p.reason) {
                         pruned_unusable.insert(p.beam, p.reason.clone());
@@ -153,7 +162,11 @@ fn check(stage: Stage) {
     let mut wrong = Vec::new();
     for (beam, entry) in entries.iter().enumerate() {
         let beam = beam as u32;
-        assert!(finished.contains(&beam), "{}: candidate {beam} never finished", entry.source);
+        assert!(
+            finished.contains(&beam),
+            "{}: candidate {beam} never finished",
+            entry.source
+        );
         let unusable = pruned_unusable.get(&beam);
         match (entry.usable, unusable) {
             (true, Some(reason)) => wrong.push(format!(
@@ -167,7 +180,11 @@ fn check(stage: Stage) {
                 stage.name()
             )),
             (false, Some(_)) => {
-                let said = errors.get(&beam).into_iter().flatten().any(|m| !m.trim().is_empty());
+                let said = errors
+                    .get(&beam)
+                    .into_iter()
+                    .flatten()
+                    .any(|m| !m.trim().is_empty());
                 if !said {
                     wrong.push(format!(
                         "{} ({}): unusable without an error event saying why",

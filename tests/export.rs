@@ -25,6 +25,7 @@ fn demo_session(dir: &std::path::Path) -> (Vec<Envelope>, ponder::demo::DemoRepo
         issue: ponder::demo::issue().unwrap(),
         settings,
         journal: Some(dir.join("sessions/export-test.jsonl")),
+        prompt_overrides: None,
     };
     let mut running = pipeline::start(spec, Box::new(engine)).unwrap();
     let mut events = Vec::new();

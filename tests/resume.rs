@@ -220,6 +220,7 @@ fn resuming_after_the_patch_stage_generates_only_what_came_after_it() {
         issue: ponder::demo::issue().unwrap(),
         settings: settings.clone(),
         journal: Some(journal.to_path_buf()),
+        prompt_overrides: None,
     };
     let engine = || ScriptedEngine::from_toml(ponder::demo::script().unwrap(), "demo").unwrap();
     let whole = drain(pipeline::start(spec(&journal), Box::new(engine())).unwrap());
@@ -271,7 +272,7 @@ fn resuming_after_the_patch_stage_generates_only_what_came_after_it() {
     assert_eq!(final_state(&resumed_path), expected);
 }
 
-fn drain(mut running: pipeline::RunningSession) -> Vec<ponder::event::Envelope> {
+fn drain(mut running: ponder::event::RunningSession) -> Vec<ponder::event::Envelope> {
     let mut events = Vec::new();
     while let Some(envelope) = running.events.blocking_recv() {
         let done = matches!(envelope.event, Event::SessionFinished { .. });

@@ -8,10 +8,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 
-use crate::config;
-use crate::model::llama::LlamaConfig;
+use crate::config::Config;
 use crate::model::llama::doctor::report;
-use crate::model::openai::OpenAiConfig;
 
 /// What `ponder doctor` takes.
 #[derive(Debug, Args)]
@@ -29,8 +27,9 @@ pub struct DoctorArgs {
 }
 
 pub fn doctor(args: DoctorArgs) -> Result<ExitCode> {
+    let config = Config::load()?;
     if let Some(url) = args.server {
-        let mut openai = OpenAiConfig::load()?;
+        let mut openai = config.openai();
         if !url.is_empty() {
             openai.base_url = Some(url);
         }
@@ -41,8 +40,8 @@ pub fn doctor(args: DoctorArgs) -> Result<ExitCode> {
             ExitCode::FAILURE
         });
     }
-    let settings = config::load_settings()?;
-    let mut llama = LlamaConfig::load()?;
+    let settings = config.settings();
+    let mut llama = config.llama();
     if let Some(model) = args.model {
         llama.model = Some(model);
     }

@@ -40,7 +40,9 @@ pub fn replay(args: ReplayArgs) -> Result<ExitCode> {
         eprintln!("note: the journal's last line was cut off (a crash?); replaying what is whole");
     }
     crate::tui::check_terminal()?;
-    let theme = crate::tui::Theme::resolve(args.theme.as_deref())?;
+    let config = crate::config::Config::load()?;
+    let theme =
+        crate::tui::Theme::resolve(args.theme.as_deref(), config.theme(), config.themes_dir())?;
     let mut player = Player::new(journal.envelopes, args.speed, args.looping);
     let mut state = crate::event::SessionState::new();
     if let Some(name) = args.from {

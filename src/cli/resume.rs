@@ -8,9 +8,10 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
+use crate::config::Config;
 use crate::event::{EngineSource, Outcome, SessionHeader};
 use crate::model::Engine;
-use crate::model::llama::{LlamaConfig, LlamaEngine};
+use crate::model::llama::LlamaEngine;
 use crate::model::scripted::ScriptedEngine;
 use crate::pipeline::{self, SessionSpec};
 use crate::session::{self, fingerprint};
@@ -56,7 +57,8 @@ pub fn resume(args: ResumeArgs) -> Result<ExitCode> {
         );
     }
     let pace = Duration::from_millis(args.pace_ms.unwrap_or(if args.headless { 0 } else { 12 }));
-    let engine = engine_for(header, pace)?;
+    let config = Config::load()?;
+    let engine = engine_for(header, pace, &config)?;
     if !args.headless {
         crate::tui::check_terminal()?;
     }
@@ -76,11 +78,16 @@ pub fn resume(args: ResumeArgs) -> Result<ExitCode> {
         issue: header.issue.clone(),
         settings: header.settings.clone(),
         journal: Some(path.clone()),
+        prompt_overrides: config.prompts_dir(),
     };
     // A bad theme name is refused before any work starts.
     let theme = match args.headless {
         true => None,
-        false => Some(crate::tui::Theme::resolve(args.theme.as_deref())?),
+        false => Some(crate::tui::Theme::resolve(
+            args.theme.as_deref(),
+            config.theme(),
+            config.themes_dir(),
+        )?),
     };
     let running = pipeline::resume(spec, engine, point.prefix)?;
     let outcome = match theme {
@@ -106,7 +113,7 @@ fn newest_unfinished() -> Result<PathBuf> {
 }
 
 /// The engine the header says the session ran with, checked to be the same files.
-fn engine_for(header: &SessionHeader, pace: Duration) -> Result<Box<dyn Engine>> {
+fn engine_for(header: &SessionHeader, pace: Duration, config: &Config) -> Result<Box<dyn Engine>> {
     let reproduce = header.reproduce.as_ref();
     let Some(source) = reproduce.and_then(|r| r.engine_source.clone()) else {
         bail!(
@@ -142,7 +149,7 @@ fn engine_for(header: &SessionHeader, pace: Duration) -> Result<Box<dyn Engine>>
                     );
                 }
             }
-            let mut llama = LlamaConfig::load()?;
+            let mut llama = config.llama();
             llama.model = Some(path.into());
             llama.judge_model = judge_model.map(Into::into);
             llama.judge_lora = judge_lora.map(Into::into);

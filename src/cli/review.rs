@@ -19,7 +19,10 @@ pub struct ReviewArgs {
 
 pub fn review(args: ReviewArgs) -> Result<ExitCode> {
     let path = find_journal(&args.session)?;
-    crate::review::run(&path, crate::tui::Theme::resolve(args.theme.as_deref())?)?;
+    let config = crate::config::Config::load()?;
+    let theme =
+        crate::tui::Theme::resolve(args.theme.as_deref(), config.theme(), config.themes_dir())?;
+    crate::review::run(&path, theme)?;
     eprintln!(
         "notes: {}",
         crate::review::notes::notes_path(&path).display()

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 use clap::Args;
 
-use crate::model::llama::{LlamaConfig, LlamaEngine};
+use crate::model::llama::LlamaEngine;
 use crate::serve::{ServeOptions, Server};
 
 /// What `ponder serve` takes.
@@ -46,7 +46,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
             args.host
         );
     }
-    let mut llama = LlamaConfig::load()?;
+    let mut llama = crate::config::Config::load()?.llama();
     if let Some(model) = args.model {
         llama.model = Some(model);
     }

@@ -7,10 +7,11 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
+use crate::config::Config;
 use crate::event::{Issue, Outcome, SearchSettings, SearchStrategy, Settings, ThinkMode};
 use crate::model::Engine;
-use crate::model::llama::{LlamaConfig, LlamaEngine};
-use crate::model::openai::{OpenAiConfig, OpenAiEngine};
+use crate::model::llama::LlamaEngine;
+use crate::model::openai::OpenAiEngine;
 use crate::model::scripted::ScriptedEngine;
 use crate::pipeline::{self, SessionSpec};
 use crate::{config, demo as demo_repo, headless, session, tui};
@@ -186,11 +187,13 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
     let mut settings = config::default_settings();
     // The demo shows the search: four candidates a stage unless told otherwise.
     settings.search = SearchSettings::for_budget(demo_repo::BUDGET);
+    // The demo's settings are its own; the config file still names the theme and prompts.
+    let config = Config::load()?;
     let engine: Box<dyn Engine> = match &args.model {
         Some(model) => {
             // A real model: the user's config for the engine and the search, the demo's project.
-            settings = config::load_settings()?;
-            let mut llama = LlamaConfig::load()?;
+            settings = config.settings();
+            let mut llama = config.llama();
             llama.model = Some(model.clone());
             let engine = LlamaEngine::load(llama)?;
             eprintln!(
@@ -213,6 +216,7 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
         settings,
         &args.run,
         engine,
+        &config,
     );
     if args.keep {
         eprintln!("demo repository kept at {}", repo.keep().display());
@@ -232,16 +236,17 @@ pub fn fix(args: FixArgs) -> Result<ExitCode> {
             bail!("say what to fix: `ponder fix \"the issue text\"` or --issue-file FILE")
         }
     };
-    let mut settings = config::load_settings()?;
+    let config = Config::load()?;
+    let mut settings = config.settings();
     settings.test_cmd = args.test_cmd.or(settings.test_cmd);
     let engine: Box<dyn Engine> = match args.script {
         Some(script) => Box::new(ScriptedEngine::from_file(&script)?.with_pace(pace(&args.run))),
         None => {
-            let mut llama = LlamaConfig::load()?;
+            let mut llama = config.llama();
             if let Some(model) = args.model {
                 llama.model = Some(model);
             }
-            let mut openai = OpenAiConfig::load()?;
+            let mut openai = config.openai();
             // A server when asked for, or when the config names one and no local model.
             if args.server.is_some() || (llama.model.is_none() && openai.base_url.is_some()) {
                 if let Some(url) = args.server {
@@ -253,7 +258,7 @@ pub fn fix(args: FixArgs) -> Result<ExitCode> {
             }
         }
     };
-    run_session(args.repo, issue, settings, &args.run, engine)
+    run_session(args.repo, issue, settings, &args.run, engine, &config)
 }
 
 fn pace(run: &RunArgs) -> Duration {
@@ -266,6 +271,7 @@ fn run_session(
     mut settings: Settings,
     run: &RunArgs,
     engine: Box<dyn Engine>,
+    config: &Config,
 ) -> Result<ExitCode> {
     run.apply(&mut settings);
     settings.allow_unsandboxed = run.allow_unsandboxed;
@@ -275,7 +281,11 @@ fn run_session(
         None
     } else {
         tui::check_terminal()?;
-        Some(tui::Theme::resolve(run.theme.as_deref())?)
+        Some(tui::Theme::resolve(
+            run.theme.as_deref(),
+            config.theme(),
+            config.themes_dir(),
+        )?)
     };
     // Worktrees a crashed ponder left behind in this repository go now (live ones stay).
     let _ = crate::repo::remove_stale(&repo);
@@ -287,6 +297,7 @@ fn run_session(
         issue,
         settings,
         journal: Some(journal.clone()),
+        prompt_overrides: config.prompts_dir(),
     };
     let running = pipeline::start(spec, engine)?;
     let outcome = match theme {

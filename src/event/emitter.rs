@@ -1,7 +1,9 @@
-//! The one place events are born: numbered, timed, journalled, then handed to the viewer.
+//! The one place events are born: numbered, timed, handed to a [`Sink`] (the journal), then to
+//! the viewer.
 //!
-//! Invariant: an event reaches the journal (written and flushed) before any viewer sees it, so a
-//! crash never loses something that was shown.
+//! Invariant: an event reaches the sink (written and flushed) before any viewer sees it, so a
+//! crash never loses something that was shown. Writing belongs to the layer above (the session's
+//! journal implements [`Sink`]); events stay plain data.
 //!
 //! Resuming (`ponder resume`): the pipeline runs again from the start, and while its events
 //! re-derive the journal's completed prefix they are checked against it (same kind at the same
@@ -9,14 +11,19 @@
 //! recorded there is handed to the pipeline at the same place. Past the prefix the emitter is
 //! live again: numbering and session time continue from the journal.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::{Command, Control, Envelope, Event};
-use crate::session::JournalWriter;
+
+/// Where the emitter records each event before anyone sees it (the journal).
+pub trait Sink: Send {
+    /// Writes one event durably; an error is reported once and recording stops being promised.
+    fn append(&mut self, envelope: &Envelope) -> anyhow::Result<()>;
+}
 
 /// Stamps events with sequence and time, appends them to the journal and forwards them.
 pub struct Emitter {
@@ -24,7 +31,7 @@ pub struct Emitter {
     seq: u64,
     /// Added to session time (the recorded time of a resumed session's prefix).
     t_offset: u64,
-    journal: Option<JournalWriter>,
+    journal: Option<Box<dyn Sink>>,
     tx: Option<UnboundedSender<Envelope>>,
     journal_error: Option<String>,
     replay: Option<Replay>,
@@ -44,8 +51,8 @@ pub struct Replay {
 }
 
 impl Emitter {
-    /// An emitter that journals to `journal` (if any) and forwards to `tx` (if any).
-    pub fn new(journal: Option<JournalWriter>, tx: Option<UnboundedSender<Envelope>>) -> Emitter {
+    /// An emitter that records to `journal` (if any) and forwards to `tx` (if any).
+    pub fn new(journal: Option<Box<dyn Sink>>, tx: Option<UnboundedSender<Envelope>>) -> Emitter {
         Emitter {
             start: Instant::now(),
             seq: 0,
@@ -60,7 +67,7 @@ impl Emitter {
 
     /// An emitter for a resumed session: `replay.prefix` is already in `journal`.
     pub fn resuming(
-        journal: Option<JournalWriter>,
+        journal: Option<Box<dyn Sink>>,
         tx: Option<UnboundedSender<Envelope>>,
         replay: Replay,
     ) -> Emitter {
@@ -69,6 +76,13 @@ impl Emitter {
         emitter
     }
 
+    /// The emitter behind `shared`, also when a thread panicked while holding it (an emitter
+    /// is never left half-updated: each event is stamped and sent in one call).
+    pub fn locked(shared: &Mutex<Emitter>) -> MutexGuard<'_, Emitter> {
+        shared.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Stamps `event`, records it, then forwards it to the viewer.
     pub fn emit(&mut self, event: Event) {
         if self.replaying() {
             self.rederive(event);
@@ -174,11 +188,6 @@ impl Emitter {
             // A closed receiver means the viewer has gone; the journal still has everything.
             let _ = tx.send(envelope);
         }
-    }
-
-    /// Where the journal is written, if anywhere.
-    pub fn journal_path(&self) -> Option<&std::path::Path> {
-        self.journal.as_ref().map(JournalWriter::path)
     }
 }
 

@@ -259,26 +259,6 @@ pub fn apply_edits(
     })
 }
 
-/// The hunks of a unified diff, each with the `---`/`+++` header of its file, in order.
-pub fn hunks(diff: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let mut header = String::new();
-    for line in diff.lines() {
-        if line.starts_with("diff --git") {
-            header.clear();
-        } else if line.starts_with("--- ") || line.starts_with("+++ ") {
-            header.push_str(line);
-            header.push('\n');
-        } else if line.starts_with("@@") {
-            out.push(format!("{header}{line}\n"));
-        } else if let Some(last) = out.last_mut() {
-            last.push_str(line);
-            last.push('\n');
-        }
-    }
-    out
-}
-
 /// A `git apply`-able unified diff of the changes (unchanged files are left out).
 pub fn unified_diff(changes: &[FileChange]) -> String {
     let mut out = String::new();
@@ -349,24 +329,6 @@ mod tests {
             )
             .is_err()
         );
-    }
-
-    #[test]
-    fn hunks_carry_their_file_header() {
-        let before = (1..=20).map(|i| format!("line {i}\n")).collect::<String>();
-        let after = before
-            .replace("line 2\n", "line two\n")
-            .replace("line 19\n", "line nineteen\n");
-        let diff = unified_diff(&[FileChange {
-            path: "f.txt".into(),
-            before,
-            after,
-            created: false,
-        }]);
-        let hunks = hunks(&diff);
-        assert_eq!(hunks.len(), 2, "{diff}");
-        assert!(hunks[1].starts_with("--- a/f.txt\n+++ b/f.txt\n@@"));
-        assert!(hunks[1].contains("+line nineteen") && !hunks[1].contains("line two"));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //!
 //! History pruning: a stage's prompt carries the earlier stages' parsed answers, never their
 //! thinking. The pipeline runs on its own thread; [`start`] returns the event stream and a
-//! [`SessionHandle`] for commands.
+//! [`SessionHandle`] for commands (both defined with the events, in [`crate::event`]).
 
 mod beams;
 mod edit;
@@ -17,19 +17,18 @@ pub mod simulate;
 mod understand;
 mod verify;
 
-pub use edit::{Applied, Edit, FileChange, Matching, apply_edit, apply_edits, hunks, unified_diff};
+pub use edit::{Applied, Edit, FileChange, Matching, apply_edit, apply_edits, unified_diff};
 pub use select::{Scored, Selection, confident, select};
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 
 use anyhow::{Context, Result};
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+use tokio::sync::mpsc::unbounded_channel;
 
 use crate::event::{
-    Beam, Channel, Command, Control, Emitter, Envelope, Event, FORMAT_VERSION, Issue, Outcome,
-    SearchStrategy, SessionHeader, Settings, Stage,
+    Beam, Channel, Control, Emitter, Envelope, Event, FORMAT_VERSION, Issue, Outcome,
+    RunningSession, SearchStrategy, SessionHandle, SessionHeader, Settings, Stage,
 };
 use crate::model::{Engine, TokenSink};
 use crate::repo::Workspace;
@@ -45,47 +44,9 @@ pub struct SessionSpec {
     pub settings: Settings,
     /// Where to write the journal; `None` records nothing.
     pub journal: Option<PathBuf>,
-}
-
-/// A running session: its events as they happen, a handle to steer it, and its thread.
-pub struct RunningSession {
-    pub events: UnboundedReceiver<Envelope>,
-    pub handle: SessionHandle,
-    pub thread: JoinHandle<Outcome>,
-    pub journal: Option<PathBuf>,
-}
-
-/// Sends the user's commands to a running session.
-#[derive(Clone)]
-pub struct SessionHandle {
-    control: Arc<Control>,
-    emitter: Arc<Mutex<Emitter>>,
-}
-
-impl SessionHandle {
-    /// Says whether someone can answer when a stage has no usable candidate (an interface, or
-    /// headless stdin still open); without anyone, such a stage ends the session.
-    pub fn set_steerable(&self, steerable: bool) {
-        self.control.set_steerable(steerable);
-    }
-
-    /// Applies a command. Steering is recorded as an event; pause and resume when they change
-    /// something; abort shows as the session's outcome.
-    pub fn send(&self, command: Command) {
-        let was_paused = self.control.is_paused();
-        self.control.send(command.clone());
-        let event = match command {
-            Command::Pause if !was_paused => Event::Paused,
-            Command::Resume if was_paused => Event::Resumed,
-            Command::Pause | Command::Resume | Command::Abort => return,
-            steering => Event::Steered { command: steering },
-        };
-        lock(&self.emitter).emit(event);
-    }
-}
-
-fn lock(emitter: &Mutex<Emitter>) -> std::sync::MutexGuard<'_, Emitter> {
-    emitter.lock().unwrap_or_else(|e| e.into_inner())
+    /// A folder whose `NAME.md` files replace the built-in prompt templates (the config
+    /// directory's `prompts/`); `None` uses the built-in ones.
+    pub prompt_overrides: Option<PathBuf>,
 }
 
 /// Opens the repository, creates the journal and starts the pipeline on its own thread.
@@ -112,10 +73,12 @@ fn launch(
     prefix: Option<Vec<Envelope>>,
 ) -> Result<RunningSession> {
     let workspace = Workspace::open(&spec.repo)?;
-    let prompts = Prompts::load()?;
+    let prompts = Prompts::load(spec.prompt_overrides.as_deref())?;
     let journal = match (&spec.journal, &prefix) {
-        (Some(path), Some(prefix)) => Some(JournalWriter::rewrite(path, prefix)?),
-        (Some(path), None) => Some(JournalWriter::create(path)?),
+        (Some(path), Some(prefix)) => {
+            Some(Box::new(JournalWriter::rewrite(path, prefix)?) as Box<dyn crate::event::Sink>)
+        }
+        (Some(path), None) => Some(Box::new(JournalWriter::create(path)?) as _),
         (None, _) => None,
     };
     let (tx, rx) = unbounded_channel();
@@ -184,7 +147,7 @@ fn launch(
         .context("cannot start the pipeline thread")?;
     Ok(RunningSession {
         events: rx,
-        handle: SessionHandle { control, emitter },
+        handle: SessionHandle::new(control, emitter),
         thread,
         journal: spec.journal,
     })
@@ -235,7 +198,7 @@ pub(crate) struct Pipeline {
 
 impl Pipeline {
     fn emit(&self, event: Event) {
-        lock(&self.emitter).emit(event);
+        Emitter::locked(&self.emitter).emit(event);
     }
 
     fn run(&mut self, header: SessionHeader) -> Outcome {
@@ -368,7 +331,7 @@ impl Pipeline {
             let Some(text) = self
                 .diffs
                 .get(&beam)
-                .and_then(|diff| edit::hunks(diff).into_iter().nth(hunk as usize))
+                .and_then(|diff| crate::diff::Patch::parse(diff).hunk_with_names(hunk as usize))
             else {
                 continue;
             };
@@ -437,7 +400,7 @@ struct EmitSink<'a> {
 
 impl TokenSink for EmitSink<'_> {
     fn token(&mut self, beam: Beam, channel: Channel, text: &str) {
-        lock(self.emitter).emit(Event::Token {
+        Emitter::locked(self.emitter).emit(Event::Token {
             stage: self.stage,
             beam: beam + self.offset,
             channel,

@@ -1,6 +1,6 @@
 //! Stage prompts: templates in `assets/prompts/`, rendered with minijinja. A file of the same name
-//! in the config directory's `prompts/` folder (`~/.config/ponder/prompts/patch.md`) replaces the
-//! built-in one.
+//! in a folder of overrides (the caller names it: the config directory's `prompts/`, e.g.
+//! `~/.config/ponder/prompts/patch.md`) replaces the built-in one.
 
 use anyhow::{Context, Result};
 use minijinja::Environment;
@@ -45,15 +45,13 @@ pub struct Prompts {
 }
 
 impl Prompts {
-    /// Loads the templates: the user's overrides where there are any, else the built-in ones.
-    pub fn load() -> Result<Prompts> {
-        let overrides =
-            crate::config::config_path().and_then(|p| p.parent().map(|d| d.join("prompts")));
+    /// Loads the templates: `NAME.md` in `overrides` where there is one, else the built-in ones.
+    pub fn load(overrides: Option<&std::path::Path>) -> Result<Prompts> {
         let mut env = Environment::new();
         let mut hashes = std::collections::BTreeMap::new();
         let mut overridden = Vec::new();
         for name in TEMPLATES {
-            let source: String = match overrides.as_ref().map(|d| d.join(format!("{name}.md"))) {
+            let source: String = match overrides.map(|d| d.join(format!("{name}.md"))) {
                 Some(path) if path.is_file() => {
                     overridden.push(name.to_string());
                     std::fs::read_to_string(&path).with_context(|| {

@@ -3,6 +3,11 @@
 //! probability that falls with difficulty (and is small when its parent was wrong); reward models
 //! see the truth through noise; reproduction tests are sometimes invalid and sometimes let a wrong
 //! patch pass. Dev-Search uses the pipeline's own [`select`] to keep beams.
+//!
+//! Every rate it reports follows from these assumptions, none from a measurement. Methods are
+//! compared at an equal number of model calls, judgements (PRM, ORM) counted beside generations
+//! ([`Calls`]), as the pipeline makes them: the PRM judges every candidate of a stage, the ORM
+//! every patch it ranks.
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -41,16 +46,16 @@ impl Default for World {
     }
 }
 
-/// The compared strategies, at equal numbers of generated answers.
+/// The compared strategies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
-    /// N = B per stage, top ⌊√B⌋ by PRM kept, execution filter, ORM ranking.
+    /// Width W: N = W per stage, top ⌊√W⌋ by PRM kept, execution filter, ORM ranking.
     DevSearch,
-    /// B whole trajectories, execution filter, ORM ranking.
+    /// Width W: W whole trajectories, execution filter, ORM ranking.
     OrmExecution,
-    /// B whole trajectories, execution filter, a random passing patch.
+    /// Width W: W whole trajectories, execution filter, a random passing patch.
     ExecutionOnly,
-    /// B whole trajectories, the most frequent patch.
+    /// Width W: W whole trajectories, the most frequent patch.
     MajorityVote,
 }
 
@@ -70,6 +75,62 @@ impl Method {
             Method::MajorityVote => "majority vote",
         }
     }
+}
+
+/// The model calls a method makes on one instance, at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Calls {
+    /// Answers generated (every stage of every candidate).
+    pub generations: u32,
+    /// PRM and ORM judgements.
+    pub judgements: u32,
+}
+
+impl Calls {
+    /// The calls of `method` at width `width` (see [`Method`]).
+    pub fn of(method: Method, width: u32) -> Calls {
+        let width = width.max(1);
+        let kept = kept(width) as u32;
+        match method {
+            // The PRM judges each of a stage's candidates; the ORM each kept patch.
+            Method::DevSearch => Calls {
+                generations: STAGES * width,
+                judgements: STAGES * width + kept,
+            },
+            // The ORM judges each passing patch (at most all of them).
+            Method::OrmExecution => Calls {
+                generations: STAGES * width,
+                judgements: width,
+            },
+            Method::ExecutionOnly | Method::MajorityVote => Calls {
+                generations: STAGES * width,
+                judgements: 0,
+            },
+        }
+    }
+
+    /// The cost in generations, a judgement costing `judge_cost` of one.
+    pub fn cost(self, judge_cost: f64) -> f64 {
+        f64::from(self.generations) + judge_cost * f64::from(self.judgements)
+    }
+}
+
+/// The widest `method` whose calls cost no more than Dev-Search's at width `budget` (at least 1).
+pub fn equal_width(method: Method, budget: u32, judge_cost: f64) -> u32 {
+    let limit = Calls::of(Method::DevSearch, budget).cost(judge_cost);
+    let mut width = 1;
+    while Calls::of(method, width + 1).cost(judge_cost) <= limit + 1e-9 {
+        width += 1;
+    }
+    width
+}
+
+/// Stages that generate before verification (understand, localize, patch).
+const STAGES: u32 = 3;
+
+/// Beams Dev-Search keeps at width `width`: ⌊√W⌋, at least one.
+fn kept(width: u32) -> usize {
+    ((f64::from(width)).sqrt().floor() as usize).max(1)
 }
 
 /// Exponents of the instance quality per stage: later stages are harder.
@@ -169,12 +230,12 @@ impl Sim<'_> {
         }
     }
 
-    fn dev_search(&mut self, instance: &Instance, budget: u32) -> PatchDraw {
-        let k = ((budget as f64).sqrt().floor() as usize).max(1);
+    fn dev_search(&mut self, instance: &Instance, width: u32) -> PatchDraw {
+        let k = kept(width);
         let mut parents: Vec<bool> = vec![true];
         for stage in 0..3 {
             let mut children: Vec<bool> = Vec::new();
-            for i in 0..budget as usize {
+            for i in 0..width as usize {
                 let parent = parents[i % parents.len()];
                 children.push(self.step(instance, stage, parent));
             }
@@ -199,12 +260,12 @@ impl Sim<'_> {
         self.choose(instance, &patches, true)
     }
 
-    fn solve(&mut self, instance: &Instance, method: Method, budget: u32) -> bool {
+    fn solve(&mut self, instance: &Instance, method: Method, width: u32) -> bool {
         let chosen = match method {
-            Method::DevSearch => self.dev_search(instance, budget),
+            Method::DevSearch => self.dev_search(instance, width),
             Method::OrmExecution | Method::ExecutionOnly | Method::MajorityVote => {
                 let patches: Vec<PatchDraw> =
-                    (0..budget).map(|_| self.trajectory(instance)).collect();
+                    (0..width).map(|_| self.trajectory(instance)).collect();
                 match method {
                     Method::OrmExecution => self.choose(instance, &patches, true),
                     Method::ExecutionOnly => self.choose(instance, &patches, false),
@@ -229,8 +290,9 @@ fn majority(patches: &[PatchDraw]) -> PatchDraw {
     best
 }
 
-/// Resolve rate (0–1) of a method at a budget; every method sees the same instances.
-pub fn resolve_rate(world: &World, method: Method, budget: u32) -> f64 {
+/// Resolve rate (0–1) of a method at width `width` (see [`Method`]); every method sees the same
+/// instances.
+pub fn resolve_rate(world: &World, method: Method, width: u32) -> f64 {
     let mut setup = SmallRng::seed_from_u64(world.seed);
     let instances: Vec<Instance> = (0..world.instances)
         .map(|_| Instance {
@@ -240,11 +302,11 @@ pub fn resolve_rate(world: &World, method: Method, budget: u32) -> f64 {
         .collect();
     let mut sim = Sim {
         world,
-        rng: SmallRng::seed_from_u64(world.seed ^ (budget as u64) << 8 ^ method as u64),
+        rng: SmallRng::seed_from_u64(world.seed ^ (width as u64) << 8 ^ method as u64),
     };
     let solved = instances
         .iter()
-        .filter(|instance| sim.solve(instance, method, budget.max(1)))
+        .filter(|instance| sim.solve(instance, method, width.max(1)))
         .count();
     solved as f64 / world.instances.max(1) as f64
 }
@@ -261,7 +323,38 @@ mod tests {
     }
 
     #[test]
-    fn more_budget_helps_dev_search_and_it_beats_execution_only() {
+    fn equal_budgets_count_judgements_and_never_give_a_method_more_calls() {
+        for budget in [1, 2, 4, 8, 16] {
+            let limit = Calls::of(Method::DevSearch, budget).cost(1.0);
+            for method in Method::ALL {
+                let width = equal_width(method, budget, 1.0);
+                assert!(
+                    Calls::of(method, width).cost(1.0) <= limit,
+                    "{method:?} at {budget}"
+                );
+                // One more trajectory would cost more than Dev-Search spends.
+                assert!(
+                    Calls::of(method, width + 1).cost(1.0) > limit,
+                    "{method:?} at {budget}"
+                );
+            }
+        }
+        // Dev-Search at width 4: 12 answers, 12 PRM judgements and 2 ORM judgements.
+        assert_eq!(
+            Calls::of(Method::DevSearch, 4),
+            Calls {
+                generations: 12,
+                judgements: 14
+            }
+        );
+        assert_eq!(equal_width(Method::ExecutionOnly, 4, 1.0), 8);
+        assert_eq!(equal_width(Method::OrmExecution, 4, 1.0), 6);
+        // Free judgements: equal numbers of answers, as before judgements were counted.
+        assert_eq!(equal_width(Method::ExecutionOnly, 4, 0.0), 4);
+    }
+
+    #[test]
+    fn more_width_helps_dev_search_and_it_beats_execution_only_at_equal_width() {
         let world = small();
         let one = resolve_rate(&world, Method::DevSearch, 1);
         let eight = resolve_rate(&world, Method::DevSearch, 8);
@@ -277,7 +370,7 @@ mod tests {
     }
 
     #[test]
-    fn at_budget_one_every_method_is_one_trajectory() {
+    fn at_width_one_every_method_is_one_trajectory() {
         let world = small();
         let rates: Vec<f64> = Method::ALL
             .iter()

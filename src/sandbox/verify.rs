@@ -360,11 +360,12 @@ pub fn run_in_worktree(
     Ok(result)
 }
 
-/// The files a diff changes (`b/` side of its `diff --git` headers), in order.
+/// The files a diff changes (their paths after it), in order.
 pub fn diff_files(diff: &str) -> Vec<String> {
-    diff.lines()
-        .filter_map(|line| line.strip_prefix("diff --git "))
-        .filter_map(|rest| rest.split_once(" b/").map(|(_, b)| b.to_string()))
+    crate::diff::Patch::parse(diff)
+        .files
+        .iter()
+        .map(|f| f.path().to_string())
         .collect()
 }
 

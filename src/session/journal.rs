@@ -70,6 +70,12 @@ impl JournalWriter {
     }
 }
 
+impl crate::event::Sink for JournalWriter {
+    fn append(&mut self, envelope: &Envelope) -> Result<()> {
+        JournalWriter::append(self, envelope)
+    }
+}
+
 /// A journal as read back.
 #[derive(Debug)]
 pub struct Journal {

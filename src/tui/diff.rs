@@ -1,24 +1,20 @@
-//! A unified diff parsed for display: files, hunks and lines with their numbers, word-level
-//! changes inside changed lines (from `similar`), and the rows of the unified and side-by-side
-//! layouts. Built once per diff text and cached by [`super::highlight::Highlighter`].
+//! A diff laid out for the screen: the patch as [`crate::diff::Patch`] reads it (files, hunks,
+//! numbered lines), word-level changes inside changed lines (from `similar`), and the rows of the
+//! unified and side-by-side layouts. Built once per diff text and cached by
+//! [`super::highlight::Highlighter`].
 
 use std::ops::Range;
 
 use similar::{ChangeTag, TextDiff};
+
+pub use crate::diff::LineKind;
+use crate::diff::Patch;
 
 /// Which side of a diff a line belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Side {
     Old,
     New,
-}
-
-/// What a diff line is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LineKind {
-    Context,
-    Removed,
-    Added,
 }
 
 /// One line of a hunk.
@@ -76,10 +72,12 @@ pub enum Row {
     },
 }
 
-/// A parsed diff.
+/// A diff laid out for the screen.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DiffModel {
-    /// Paths, as the `+++` lines (or `---` for deletions) name them.
+    /// The patch as read (what finishing a fix writes, less rejected hunks).
+    pub patch: Patch,
+    /// Paths after the patch (before it, for a deleted file), one per file of the patch.
     pub files: Vec<String>,
     pub hunks: Vec<Hunk>,
     pub unified: Vec<Row>,
@@ -92,74 +90,44 @@ const EMPHASIS_MAX_LEN: usize = 2_000;
 const MIN_SIMILARITY: f32 = 0.5;
 
 impl DiffModel {
-    /// Parses a unified diff; lines outside hunks other than file headers are ignored.
+    /// Reads a unified diff and lays it out.
     pub fn parse(diff: &str) -> DiffModel {
-        let mut model = DiffModel::default();
-        let mut old_path: Option<String> = None;
-        let (mut old_no, mut new_no) = (0u32, 0u32);
-        for line in diff.lines() {
-            if line.starts_with("diff --git") {
-                old_path = None;
-                continue;
-            }
-            if let Some(path) = line.strip_prefix("--- ") {
-                old_path = Some(strip_prefix_dir(path));
-                continue;
-            }
-            if let Some(path) = line.strip_prefix("+++ ") {
-                let path = strip_prefix_dir(path);
-                let path = if path == "/dev/null" {
-                    old_path.take().unwrap_or(path)
-                } else {
-                    path
-                };
-                model.files.push(path);
-                continue;
-            }
-            if line.starts_with("@@") {
-                (old_no, new_no) = hunk_starts(line);
-                if model.files.is_empty() {
-                    model.files.push(String::new());
-                }
+        DiffModel::new(Patch::parse(diff))
+    }
+
+    /// Lays out a patch: its hunks in order, with numbered lines and word emphasis.
+    pub fn new(patch: Patch) -> DiffModel {
+        let mut model = DiffModel {
+            files: patch.files.iter().map(|f| f.path().to_string()).collect(),
+            ..DiffModel::default()
+        };
+        for (file, diff_file) in patch.files.iter().enumerate() {
+            for hunk in &diff_file.hunks {
+                let lines = hunk
+                    .lines
+                    .iter()
+                    .map(|line| DiffLine {
+                        kind: line.kind,
+                        text: line.text.clone(),
+                        old_no: line.old_no,
+                        new_no: line.new_no,
+                        side_index: 0,
+                        emphasis: Vec::new(),
+                    })
+                    .collect();
                 model.hunks.push(Hunk {
-                    file: model.files.len() - 1,
-                    header: line.to_string(),
-                    lines: Vec::new(),
+                    file,
+                    header: hunk.header.clone(),
+                    lines,
                 });
-                continue;
             }
-            let Some(hunk) = model.hunks.last_mut() else {
-                continue;
-            };
-            let (kind, text) = match line.as_bytes().first() {
-                Some(b'+') => (LineKind::Added, &line[1..]),
-                Some(b'-') => (LineKind::Removed, &line[1..]),
-                Some(b' ') => (LineKind::Context, &line[1..]),
-                Some(b'\\') => continue, // "\ No newline at end of file"
-                None => (LineKind::Context, ""),
-                Some(_) => continue,
-            };
-            let (old, new) = match kind {
-                LineKind::Context => (Some(old_no), Some(new_no)),
-                LineKind::Removed => (Some(old_no), None),
-                LineKind::Added => (None, Some(new_no)),
-            };
-            old_no += u32::from(old.is_some());
-            new_no += u32::from(new.is_some());
-            hunk.lines.push(DiffLine {
-                kind,
-                text: text.to_string(),
-                old_no: old,
-                new_no: new,
-                side_index: 0,
-                emphasis: Vec::new(),
-            });
         }
         for hunk in &mut model.hunks {
             number_sides(hunk);
             emphasise(hunk);
         }
         model.build_rows();
+        model.patch = patch;
         model
     }
 
@@ -228,27 +196,6 @@ impl DiffModel {
             }
         }
     }
-}
-
-/// `a/src/x.py` → `src/x.py`.
-fn strip_prefix_dir(path: &str) -> String {
-    let path = path.split('\t').next().unwrap_or(path).trim();
-    path.strip_prefix("a/")
-        .or_else(|| path.strip_prefix("b/"))
-        .unwrap_or(path)
-        .to_string()
-}
-
-/// The first old and new line numbers of `@@ -a,b +c,d @@`.
-fn hunk_starts(header: &str) -> (u32, u32) {
-    let number = |prefix: char| {
-        header
-            .split_whitespace()
-            .find_map(|part| part.strip_prefix(prefix))
-            .and_then(|range| range.split(',').next()?.parse().ok())
-            .unwrap_or(1)
-    };
-    (number('-'), number('+'))
 }
 
 fn number_sides(hunk: &mut Hunk) {

@@ -84,7 +84,12 @@ pub fn finish_shown(app: &super::App, what: Finish, out_dir: &Path) -> Result<St
         session_id: &header.session_id,
         issue_title: &header.issue.title,
         beam: patch.beam,
-        diff: without_hunks(&patch.diff, &patch.rejected),
+        diff: app
+            .highlighter
+            .model(&patch.diff)
+            .1
+            .patch
+            .without_hunks(&patch.rejected),
     };
     finish(what, &finishing, out_dir)
 }
@@ -197,70 +202,9 @@ fn commit(finishing: &Finishing) -> Result<(String, String)> {
     Ok((branch, oid.to_string()))
 }
 
-/// The diff without hunks `rejected` (0-based, counted across files as
-/// [`crate::pipeline::hunks`] does); files left with no hunk are left out.
-pub fn without_hunks(diff: &str, rejected: &[u32]) -> String {
-    let mut out = String::new();
-    let mut header = String::new();
-    let mut hunk: Option<u32> = None;
-    let mut in_hunk = false;
-    let mut keep = false;
-    for line in diff.lines() {
-        if line.starts_with("diff --git") {
-            header.clear();
-            in_hunk = false;
-        }
-        if !in_hunk && !line.starts_with("@@") {
-            header.push_str(line);
-            header.push('\n');
-            continue;
-        }
-        if line.starts_with("@@") {
-            let index = hunk.map_or(0, |h| h + 1);
-            hunk = Some(index);
-            in_hunk = true;
-            keep = !rejected.contains(&index);
-            if keep {
-                out.push_str(&header);
-                header.clear();
-            }
-        }
-        if keep {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const TWO_HUNKS: &str = "diff --git a/f b/f
---- a/f
-+++ b/f
-@@ -1,2 +1,2 @@
--a
-+A
- b
-@@ -9,2 +9,2 @@
- y
--z
-+Z
-";
-
-    #[test]
-    fn rejected_hunks_are_left_out_and_empty_files_dropped() {
-        let kept = without_hunks(TWO_HUNKS, &[0]);
-        assert!(
-            kept.starts_with("diff --git a/f b/f\n--- a/f\n+++ b/f\n@@ -9,2"),
-            "{kept}"
-        );
-        assert!(!kept.contains("+A"));
-        assert_eq!(without_hunks(TWO_HUNKS, &[]), TWO_HUNKS);
-        assert_eq!(without_hunks(TWO_HUNKS, &[0, 1]), "");
-    }
 
     fn repo_with_file() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();

@@ -12,6 +12,7 @@ pub mod frames;
 pub mod highlight;
 mod keys;
 mod palette;
+pub mod syntax;
 mod terminal;
 mod theme;
 mod view;
@@ -29,8 +30,9 @@ use futures_util::StreamExt;
 
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::event::{Command, Envelope, Event, Outcome, SessionState, Stage};
-use crate::pipeline::{RunningSession, SessionHandle};
+use crate::event::{
+    Command, Envelope, Event, Outcome, RunningSession, SessionHandle, SessionState, Stage,
+};
 use crate::session::Player;
 use frames::FramePacer;
 pub use terminal::TerminalGuard;

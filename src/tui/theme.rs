@@ -85,16 +85,17 @@ impl Theme {
         Theme::build(text, None, Rendering::default()).ok()
     }
 
-    /// The theme the user asked for (`--theme`, else config `theme = …`), else the built-in that
-    /// suits the terminal's background; for this terminal's colours.
-    pub fn resolve(flag: Option<&str>) -> Result<Theme> {
-        let name = match flag {
-            Some(name) => Some(name.to_string()),
-            None => configured_name()?,
-        };
+    /// The theme the user asked for (`--theme`, else the config's `theme = …`), else the built-in
+    /// that suits the terminal's background; for this terminal's colours. User themes are looked
+    /// for in `dir` (`themes/` beside the config file).
+    pub fn resolve(
+        flag: Option<&str>,
+        configured: Option<&str>,
+        dir: Option<PathBuf>,
+    ) -> Result<Theme> {
         let rendering = Rendering::from_env();
         let background = background_from_env();
-        Theme::load(name.as_deref(), background, rendering, user_theme_dir())
+        Theme::load(flag.or(configured), background, rendering, dir)
     }
 
     /// Loads theme `name`: a built-in, or `dir/NAME.toml` laid over the built-in it extends.
@@ -216,31 +217,6 @@ pub fn background_from_colorfgbg(value: &str) -> Background {
 
 fn background_from_env() -> Background {
     std::env::var("COLORFGBG").map_or(Background::Unknown, |v| background_from_colorfgbg(&v))
-}
-
-/// Where user themes live: `themes/` beside the config file.
-fn user_theme_dir() -> Option<PathBuf> {
-    Some(crate::config::config_path()?.parent()?.join("themes"))
-}
-
-/// The config file's `theme = "…"`, if it has one.
-fn configured_name() -> Result<Option<String>> {
-    let Some(path) = crate::config::config_path() else {
-        return Ok(None);
-    };
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return Ok(None);
-    };
-    let table: toml::Table = toml::from_str(&text)
-        .with_context(|| format!("the config file {} has an error", path.display()))?;
-    match table.get("theme") {
-        None => Ok(None),
-        Some(toml::Value::String(name)) => Ok(Some(name.clone())),
-        Some(_) => bail!(
-            "`theme` in {} must be a name in quotes, like theme = \"light\"",
-            path.display()
-        ),
-    }
 }
 
 fn parse_color(text: &str) -> Result<Color> {

@@ -42,6 +42,7 @@ pub fn spec(repo: &Path, issue: &str, settings: Settings) -> SessionSpec {
         issue: Issue::from_text(issue),
         settings,
         journal: None,
+        prompt_overrides: None,
     }
 }
 

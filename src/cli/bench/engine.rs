@@ -37,7 +37,7 @@ pub struct EngineBenchArgs {
 }
 
 pub fn run(args: EngineBenchArgs) -> Result<ExitCode> {
-    let mut config = LlamaConfig::load()?;
+    let mut config = crate::config::Config::load()?.llama();
     if let Some(model) = args.model {
         config.model = Some(model);
     }

@@ -16,7 +16,7 @@ use clap::Args;
 
 use crate::answer::grammar::{self, LocalizeFile, PatchFile};
 use crate::event::{Beam, Channel, Control, Stage};
-use crate::model::llama::{LlamaConfig, LoadedModel, generate_with_stats};
+use crate::model::llama::{LoadedModel, generate_with_stats};
 use crate::model::{GenerateRequest, Message, Sampling, TokenSink};
 use crate::repo::{RepoIndex, SymbolKind, TOOLS, Workspace};
 
@@ -44,7 +44,7 @@ impl TokenSink for Null {
 }
 
 pub fn run(args: GrammarBenchArgs) -> Result<ExitCode> {
-    let mut config = LlamaConfig::load()?;
+    let mut config = crate::config::Config::load()?.llama();
     if let Some(model) = args.model {
         config.model = Some(model);
     }

@@ -19,9 +19,10 @@ use clap::Args;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::config::Config;
 use crate::event::{Event, Issue, SearchSettings};
 use crate::model::Engine;
-use crate::model::llama::{LlamaConfig, LlamaEngine};
+use crate::model::llama::LlamaEngine;
 use crate::model::scripted::ScriptedEngine;
 use crate::pipeline::{self, SessionSpec};
 use crate::session::export::{self, Trajectory, checks, gold};
@@ -143,6 +144,8 @@ pub fn run(args: EvalRunArgs) -> Result<ExitCode> {
             .collect();
     }
     let prepare = super::prepare_script(args.prepare.as_deref(), &args.instances)?;
+    // Read once: a mistake in it stops the run before any instance starts.
+    let config = Config::load()?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let predictions_path = args.out.join("predictions.jsonl");
@@ -177,7 +180,7 @@ pub fn run(args: EvalRunArgs) -> Result<ExitCode> {
         for _ in 0..args.jobs.max(1).min(todo.len().max(1)) {
             scope.spawn(|| {
                 while let Some(instance) = todo.get(next.fetch_add(1, Ordering::SeqCst)) {
-                    let result = run_instance(&args, &prepare, instance);
+                    let result = run_instance(&args, &config, &prepare, instance);
                     let (prediction, metrics) = match result {
                         Ok(lines) => lines,
                         Err(err) => {
@@ -215,6 +218,7 @@ pub fn run(args: EvalRunArgs) -> Result<ExitCode> {
 /// Prepares, runs and measures one instance: (prediction line, metrics line).
 fn run_instance(
     args: &EvalRunArgs,
+    config: &Config,
     prepare: &Path,
     instance: &Instance,
 ) -> Result<(serde_json::Value, serde_json::Value)> {
@@ -228,14 +232,14 @@ fn run_instance(
     let engine: Box<dyn Engine> = match (&args.script, &args.model) {
         (Some(script), _) => Box::new(ScriptedEngine::from_file(script)?),
         (None, model) => {
-            let mut llama = LlamaConfig::load()?;
+            let mut llama = config.llama();
             if let Some(model) = model {
                 llama.model = Some(model.clone());
             }
             Box::new(LlamaEngine::load(llama)?)
         }
     };
-    let mut settings = crate::config::load_settings()?;
+    let mut settings = config.settings();
     if let Some(budget) = args.budget {
         let strategy = settings.search.strategy;
         settings.search = SearchSettings::for_budget(budget);
@@ -261,6 +265,7 @@ fn run_instance(
         issue: Issue::from_text(&instance.problem_statement),
         settings,
         journal: Some(journal),
+        prompt_overrides: config.prompts_dir(),
     };
     let mut running = pipeline::start(spec, engine)?;
     let mut events = Vec::new();

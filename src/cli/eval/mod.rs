@@ -1,6 +1,7 @@
 //! `ponder eval …`: measurements on SWE-bench instances (the development set in `../shared/eval`).
 
 mod batch;
+mod env;
 mod shortlist;
 pub mod stages;
 mod verify;

@@ -1,9 +1,10 @@
 //! Settings of the llama.cpp engine: the `[llama]` table of the config file, `PONDER_MODEL`, and
-//! the command line's `--model`, in that order of precedence (later wins).
+//! the command line's `--model`, in that order of precedence (later wins). The file is read by
+//! [`crate::config`], which hands this table down.
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use serde::Deserialize;
 
 /// Element type of the KV cache.
@@ -88,45 +89,19 @@ impl Default for LlamaConfig {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct FileWithLlama {
-    #[serde(default)]
-    llama: Option<toml::Value>,
-}
-
 impl LlamaConfig {
-    /// Reads the `[llama]` table of the config file (if any), then `PONDER_MODEL`.
-    pub fn load() -> Result<LlamaConfig> {
-        let mut config = match crate::config::config_path() {
-            Some(path) => match std::fs::read_to_string(&path) {
-                Ok(text) => LlamaConfig::from_toml(&text)
-                    .with_context(|| format!("the config file {} has an error", path.display()))?,
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => LlamaConfig::default(),
-                Err(err) => {
-                    return Err(err).with_context(|| {
-                        format!("cannot read the config file {}", path.display())
-                    });
-                }
-            },
-            None => LlamaConfig::default(),
-        };
-        if let Some(model) = std::env::var_os("PONDER_MODEL") {
-            config.model = Some(PathBuf::from(model));
+    /// Values that parse but cannot be used: the key and what is wrong with it.
+    pub fn check(&self) -> Result<(), (String, String)> {
+        if self.n_ctx < 64 {
+            return Err(("n_ctx".into(), "[llama] n_ctx must be at least 64".into()));
         }
-        Ok(config)
-    }
-
-    /// The `[llama]` table of a whole config file's text.
-    pub fn from_toml(text: &str) -> Result<LlamaConfig> {
-        let file: FileWithLlama = toml::from_str(text)?;
-        let config: LlamaConfig = match file.llama {
-            Some(table) => table.try_into().context("in the [llama] table")?,
-            None => LlamaConfig::default(),
-        };
-        if config.n_ctx < 64 || config.n_batch == 0 {
-            bail!("[llama] n_ctx must be at least 64 and n_batch at least 1");
+        if self.n_batch == 0 {
+            return Err((
+                "n_batch".into(),
+                "[llama] n_batch must be at least 1".into(),
+            ));
         }
-        Ok(config)
+        Ok(())
     }
 
     /// The model file, or an error saying how to name one.
@@ -151,15 +126,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_the_llama_table_and_refuses_unknown_keys() {
-        let config = LlamaConfig::from_toml(
-            "think_budget = 3\n[llama]\nmodel = \"m.gguf\"\nkv_type = \"q8_0\"\nn_ctx = 4096\n",
-        )
-        .unwrap();
-        assert_eq!(config.model, Some(PathBuf::from("m.gguf")));
-        assert_eq!(config.kv_type, KvType::Q8_0);
-        assert_eq!(config.n_ctx, 4096);
-        assert!(LlamaConfig::from_toml("[llama]\nkv = 1\n").is_err());
-        assert_eq!(LlamaConfig::from_toml("").unwrap().n_batch, 512);
+    fn defaults_fill_what_the_table_leaves_out_and_unusable_sizes_are_named() {
+        let config: LlamaConfig = toml::from_str("kv_type = \"q8_0\"\nn_ctx = 4096\n").unwrap();
+        assert_eq!(
+            (config.kv_type, config.n_ctx, config.n_batch),
+            (KvType::Q8_0, 4096, 512)
+        );
+        assert!(toml::from_str::<LlamaConfig>("kv = 1\n").is_err());
+        assert_eq!(config.check(), Ok(()));
+        let tiny = LlamaConfig {
+            n_ctx: 8,
+            ..LlamaConfig::default()
+        };
+        assert_eq!(tiny.check().unwrap_err().0, "n_ctx");
     }
 }

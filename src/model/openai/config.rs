@@ -1,5 +1,6 @@
-//! Settings of the OpenAI-compatible engine: the `[openai]` table of the config file, laid over
-//! by the command line's `--server URL`.
+//! Settings of the OpenAI-compatible engine: the `[openai]` table of the config file (read by
+//! [`crate::config`], which hands this table down), laid over by the command line's
+//! `--server URL`.
 //!
 //! The API key is never a setting: the table names the environment variable that holds it
 //! (`api_key_env`), and only the variable's name is ever shown or recorded.
@@ -112,39 +113,22 @@ impl Default for OpenAiConfig {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct FileWithOpenAi {
-    #[serde(default)]
-    openai: Option<toml::Value>,
-}
-
 impl OpenAiConfig {
-    /// Reads the `[openai]` table of the config file (if any).
-    pub fn load() -> Result<OpenAiConfig> {
-        let Some(path) = crate::config::config_path() else {
-            return Ok(OpenAiConfig::default());
-        };
-        match std::fs::read_to_string(&path) {
-            Ok(text) => OpenAiConfig::from_toml(&text)
-                .with_context(|| format!("the config file {} has an error", path.display())),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(OpenAiConfig::default()),
-            Err(err) => {
-                Err(err).with_context(|| format!("cannot read the config file {}", path.display()))
-            }
+    /// Values that parse but cannot be used: the key and what is wrong with it.
+    pub fn check(&self) -> Result<(), (String, String)> {
+        if self.max_concurrent == 0 {
+            return Err((
+                "max_concurrent".into(),
+                "[openai] max_concurrent must be at least 1".into(),
+            ));
         }
-    }
-
-    /// The `[openai]` table of a whole config file's text.
-    pub fn from_toml(text: &str) -> Result<OpenAiConfig> {
-        let file: FileWithOpenAi = toml::from_str(text)?;
-        let config: OpenAiConfig = match file.openai {
-            Some(table) => table.try_into().context("in the [openai] table")?,
-            None => OpenAiConfig::default(),
-        };
-        if config.max_concurrent == 0 || config.timeout_s == 0 {
-            bail!("[openai] max_concurrent and timeout_s must be at least 1");
+        if self.timeout_s == 0 {
+            return Err((
+                "timeout_s".into(),
+                "[openai] timeout_s must be at least 1".into(),
+            ));
         }
-        Ok(config)
+        Ok(())
     }
 
     /// The API root ending in `/v1`, or an error saying how to name a server.
@@ -207,16 +191,17 @@ mod tests {
 
     #[test]
     fn reads_the_table_and_refuses_unknown_keys() {
-        let config = OpenAiConfig::from_toml(
-            "[openai]\nbase_url = \"http://box:8000\"\napi_key_env = \"VLLM_KEY\"\n\
-             grammar = \"guided\"\n[openai.extra]\nchat_template_kwargs = { enable_thinking = false }\n",
+        let config: OpenAiConfig = toml::from_str(
+            "base_url = \"http://box:8000\"\napi_key_env = \"VLLM_KEY\"\n\
+             grammar = \"guided\"\n[extra]\nchat_template_kwargs = { enable_thinking = false }\n",
         )
         .unwrap();
         assert_eq!(config.api_root().unwrap(), "http://box:8000/v1");
         assert_eq!(config.grammar, GrammarField::Guided);
         assert!(config.extra.unwrap().contains_key("chat_template_kwargs"));
-        assert!(OpenAiConfig::from_toml("[openai]\nkey = \"sk-1\"\n").is_err());
-        assert!(OpenAiConfig::from_toml("[openai]\nmax_concurrent = 0\n").is_err());
+        assert!(toml::from_str::<OpenAiConfig>("key = \"sk-1\"\n").is_err());
+        let idle: OpenAiConfig = toml::from_str("max_concurrent = 0\n").unwrap();
+        assert_eq!(idle.check().unwrap_err().0, "max_concurrent");
     }
 
     #[test]

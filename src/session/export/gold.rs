@@ -1,5 +1,7 @@
 //! A gold patch read for the checks: the files it changes and the original lines of each hunk.
 
+use crate::diff::Patch;
+
 /// One changed file of a unified diff and the original line ranges its hunks replace.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GoldFile {
@@ -8,42 +10,25 @@ pub struct GoldFile {
     pub ranges: Vec<(usize, usize)>,
 }
 
-/// The files and hunks of a unified diff (`git diff` style).
+/// The files whose text a unified diff changes (`git diff` style, as [`Patch`] reads it) and the
+/// original lines of their hunks; binary files and pure renames are left out.
 pub fn parse(diff: &str) -> Vec<GoldFile> {
-    let mut files: Vec<GoldFile> = Vec::new();
-    for line in diff.lines() {
-        if let Some(rest) = line.strip_prefix("--- ") {
-            let path = rest.trim().trim_start_matches("a/").to_string();
-            if path != "/dev/null" {
-                files.push(GoldFile {
-                    path,
-                    ranges: Vec::new(),
-                });
-            }
-        } else if let Some(rest) = line.strip_prefix("+++ ")
-            && files.last().is_none_or(|f| !f.ranges.is_empty())
-            && rest.trim() != "/dev/null"
-        {
-            // A new file: no `--- a/` path to go by.
-            let path = rest.trim().trim_start_matches("b/").to_string();
-            if files.last().is_none_or(|f| f.path != path) {
-                files.push(GoldFile {
-                    path,
-                    ranges: Vec::new(),
-                });
-            }
-        } else if let Some(rest) = line.strip_prefix("@@ -")
-            && let Some(file) = files.last_mut()
-        {
-            let old = rest.split_whitespace().next().unwrap_or("");
-            let (start, count) = old.split_once(',').unwrap_or((old, "1"));
-            let start: usize = start.parse().unwrap_or(0);
-            let count: usize = count.parse().unwrap_or(1);
-            let end = (start + count).saturating_sub(1).max(start);
-            file.ranges.push((start.max(1), end.max(1)));
-        }
-    }
-    files
+    Patch::parse(diff)
+        .files
+        .iter()
+        .filter(|file| !file.hunks.is_empty())
+        .map(|file| GoldFile {
+            path: file.original_path().to_string(),
+            ranges: file
+                .hunks
+                .iter()
+                .map(|hunk| {
+                    let (start, end) = hunk.old_lines();
+                    (start as usize, end as usize)
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 #[cfg(test)]

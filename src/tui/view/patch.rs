@@ -11,7 +11,8 @@ use ratatui::widgets::Paragraph;
 use super::pane;
 use crate::tui::app::App;
 use crate::tui::diff::{DiffLine, DiffModel, LineKind, Row, Side};
-use crate::tui::highlight::{Block, Highlighter, Sections, Syntax};
+use crate::tui::highlight::{Block, Highlighter};
+use crate::tui::syntax::{Sections, Syntax};
 use crate::tui::theme::Theme;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
