@@ -88,6 +88,7 @@ fn is_fence(line: &str) -> bool {
 
 /// Parses every SEARCH/REPLACE block of an answer.
 pub fn parse_edits(answer: &str) -> Result<ParsedEdits> {
+    let answer = without_turn_markers(answer);
     let lines: Vec<&str> = answer.lines().collect();
     let mut edits = Vec::new();
     let mut problems = Vec::new();
@@ -145,7 +146,11 @@ pub fn parse_edits(answer: &str) -> Result<ParsedEdits> {
                 end
             }
         };
-        let search = joined(&lines[i + 1..search_end]);
+        let mut search = joined(&lines[i + 1..search_end]);
+        // A SEARCH of blank lines only is an empty one: the block creates its file.
+        if search.trim().is_empty() {
+            search.clear();
+        }
         let replace = joined(&lines[search_end + 1..replace_end]);
         match file {
             Some(file) => {
@@ -172,6 +177,18 @@ pub fn parse_edits(answer: &str) -> Result<ParsedEdits> {
         }
     }
     Ok(ParsedEdits { edits, problems })
+}
+
+/// The answer without chat turn markers a weak model wrote as text (`<|eot_id|>path.py` names
+/// `path.py`).
+fn without_turn_markers(answer: &str) -> std::borrow::Cow<'_, str> {
+    let mut text = std::borrow::Cow::Borrowed(answer);
+    for marker in crate::model::family::turn_markers() {
+        if text.contains(marker) {
+            text = std::borrow::Cow::Owned(text.replace(marker, ""));
+        }
+    }
+    text
 }
 
 fn joined(lines: &[&str]) -> String {
@@ -304,6 +321,18 @@ mod tests {
             parsed.edits[0].label(0),
             "edit 1 (new file tests/test_new.py)"
         );
+    }
+
+    #[test]
+    fn a_search_of_blank_lines_is_a_new_file() {
+        let answer = "t.py\n<<<<<<< SEARCH\n\n  \n=======\ndef test():\n    pass\n>>>>>>> REPLACE";
+        assert_eq!(parse_edits(answer).unwrap().edits[0].search, "");
+    }
+
+    #[test]
+    fn chat_markers_before_the_path_are_not_part_of_it() {
+        let answer = "<|im_end|><start_of_turn>model\n<end_of_turn><|eot_id|>a.py\n<<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE\n";
+        assert_eq!(files(answer), ["a.py"]);
     }
 
     #[test]
