@@ -231,8 +231,7 @@ pub fn path_in_line(line: &str) -> Option<String> {
     // Prose around a path: the last word that is one.
     text.split_whitespace()
         .map(strip)
-        .filter(|w| looks_like_path(w))
-        .last()
+        .rfind(|w| looks_like_path(w))
         .map(|w| w.trim_start_matches("./").to_string())
 }
 

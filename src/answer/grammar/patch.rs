@@ -111,7 +111,7 @@ fn search_rule(rules: &mut Rules, file: &PatchFile) -> Option<String> {
             || file
                 .shown
                 .iter()
-                .any(|&(start, end)| start <= i + 1 && i + 1 <= end)
+                .any(|&(start, end)| start <= i + 1 && i < end)
     };
     let ends = search_starts(&file.text);
     // Continuation rules, built from the last line up: line i, then optionally line i + 1's.
