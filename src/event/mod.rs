@@ -14,8 +14,8 @@ mod state;
 pub use command::{Aborted, Command, Control, GateDecision, Steering};
 pub use emitter::{Emitter, Replay, is_user_event};
 pub use state::{
-    CandidateState, CandidateStatus, ErrorState, PatchState, SessionState, StageState, StageStatus,
-    TestRunState, ToolCallState,
+    CandidateState, CandidateStatus, ErrorState, IndexingState, PatchState, SessionState,
+    StageState, StageStatus, TestRunState, ToolCallState,
 };
 
 use serde::{Deserialize, Serialize};
@@ -497,6 +497,15 @@ pub enum Event {
         stage: Option<Stage>,
         beam: Option<Beam>,
         message: String,
+    },
+    /// How far indexing the repository has got: `done` files of `total`, `reused` of them
+    /// taken unchanged from the persisted index. Reported on fixed thresholds, first with
+    /// `done` 0 and last with `done == total`.
+    IndexProgress {
+        done: u32,
+        total: u32,
+        #[serde(default)]
+        reused: u32,
     },
     /// What the search decided and why: an early stop, a repair round, a generation.
     Note {

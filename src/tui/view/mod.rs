@@ -313,9 +313,23 @@ fn render_timeline(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Some(Outcome::Aborted) => ("aborted".to_string(), "fail"),
     };
     let verdict = Span::styled(format!(" {verdict} "), theme.style(role));
-    let mut right = context_meter(app, theme, area.width);
+    let mut right = indexing(app, theme);
+    right.extend(context_meter(app, theme, area.width));
     right.push(verdict);
     render_left_right(frame, area, Line::from(spans), Line::from(right));
+}
+
+/// While the repository is being indexed: files done of all, and how many came from the cache.
+fn indexing(app: &App, theme: &Theme) -> Vec<Span<'static>> {
+    let Some(indexing) = app.state.indexing.filter(|i| i.is_running()) else {
+        return Vec::new();
+    };
+    let mut text = format!(" indexing {}/{} files", indexing.done, indexing.total);
+    if indexing.reused > 0 {
+        text.push_str(&format!(", {} cached", indexing.reused));
+    }
+    text.push(' ');
+    vec![Span::styled(text, theme.style("muted"))]
 }
 
 /// Tokens in thousands, one decimal below 10k: `850`, `3.2k`, `32k`.
