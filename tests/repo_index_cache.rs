@@ -46,15 +46,18 @@ fn open(dir: &Path, store: &IndexStore) -> (RepoIndex, OpenReport) {
 }
 
 /// The ranking and symbols a fresh, unpersisted build gives.
-fn cold_view(dir: &Path) -> (Vec<(String, f64)>, usize) {
-    let index = RepoIndex::build(&Workspace::open(dir).unwrap()).unwrap();
-    let symbols = index.files().iter().map(|(_, f)| f.symbols.len()).sum();
-    (shortlist(&index, ISSUE, 10), symbols)
+fn cold_view(dir: &Path) -> (Vec<(String, i64)>, usize) {
+    view(&RepoIndex::build(&Workspace::open(dir).unwrap()).unwrap())
 }
 
-fn view(index: &RepoIndex) -> (Vec<(String, f64)>, usize) {
+/// The shortlist (scores to 1e-9: summation order varies with hashing) and the symbol count.
+fn view(index: &RepoIndex) -> (Vec<(String, i64)>, usize) {
     let symbols = index.files().iter().map(|(_, f)| f.symbols.len()).sum();
-    (shortlist(index, ISSUE, 10), symbols)
+    let ranked = shortlist(index, ISSUE, 10)
+        .into_iter()
+        .map(|(path, score)| (path, (score * 1e9).round() as i64))
+        .collect();
+    (ranked, symbols)
 }
 
 #[test]
@@ -106,7 +109,7 @@ fn changed_added_and_removed_files_are_seen() {
     assert_eq!(view(&index), cold_view(repo.path()));
     // And the rewritten snapshot serves the next start.
     let (_, report) = open(repo.path(), &store);
-    assert_eq!((report.reused, report.parsed), (42, 0), "{report:?}");
+    assert_eq!((report.reused, report.parsed), (43, 0), "{report:?}");
 }
 
 #[test]

@@ -257,7 +257,8 @@ mod tests {
         bad[0].1.push((99, 1));
         assert!(Bm25::import(vocabulary.clone(), bad).is_none());
         let mut repeated = docs;
-        repeated[0].1.push(repeated[0].1[0]);
+        let first = repeated[0].1[0];
+        repeated[0].1.push(first);
         assert!(Bm25::import(vocabulary, repeated).is_none());
     }
 

@@ -171,7 +171,10 @@ pub fn open_index(
     let mut slots: Vec<Option<IndexedFile>> = Vec::with_capacity(plans.len());
     let mut reused_docs: Vec<(usize, Vec<(u32, u32)>)> = Vec::new();
     let mut parsed: Vec<(usize, TermCounts)> = Vec::new();
-    let mut taken = vec![false; stored_files.len()];
+    let dropped = stored_files
+        .iter()
+        .filter(|f| !workspace.has_file(&f.path))
+        .count();
     let mut files = stored.as_mut().map(|(_, files)| files);
     for (i, plan) in plans.into_iter().enumerate() {
         let slot = slots.len();
@@ -181,7 +184,6 @@ pub fn open_index(
                     continue;
                 };
                 let stored = std::mem::take(&mut files[s]);
-                taken[s] = true;
                 let stamp = workspace.stamps()[i];
                 restamped |= stored.stamp != stamp || !stamp.settled_before(listed_ns);
                 reused_docs.push((slot, stored.terms));
@@ -204,7 +206,7 @@ pub fn open_index(
             Plan::Parsed(None) => {}
         }
     }
-    report.dropped = taken.iter().filter(|t| !**t).count();
+    report.dropped = dropped;
     let vocabulary = stored.map(|(v, _)| v).unwrap_or_default();
     let mut bm25 = match Bm25::import(vocabulary, reused_docs) {
         Some(bm25) => bm25,
