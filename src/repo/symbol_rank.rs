@@ -261,3 +261,52 @@ impl<'a> NamedUnits<'a> {
         boost
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repo::Workspace;
+
+    const SESSIONS: &str = "class Session:\n    \"\"\"A session.\"\"\"\n    timeout = 3\n\n    def send(self, request):\n        prepared = self.prepare(request)\n        return self.adapter.send(prepared, timeout=self.timeout)\n\n    def prepare(self, request):\n        return request\n\n\ndef merge_settings(a, b):\n    def inner(x):\n        return x\n    return inner(a) or b\n";
+    const ADAPTERS: &str = "class HTTPAdapter:\n    def send(self, request, timeout=None):\n        return urlopen(request, timeout)\n\n    def close(self):\n        pass\n";
+
+    fn index() -> (tempfile::TempDir, RepoIndex) {
+        let dir = tempfile::tempdir().unwrap();
+        git2::Repository::init(dir.path()).unwrap();
+        std::fs::write(dir.path().join("sessions.py"), SESSIONS).unwrap();
+        std::fs::write(dir.path().join("adapters.py"), ADAPTERS).unwrap();
+        let index = RepoIndex::build(&Workspace::open(dir.path()).unwrap()).unwrap();
+        (dir, index)
+    }
+
+    #[test]
+    fn units_are_classes_methods_and_functions_not_nested_in_functions() {
+        let (_dir, index) = index();
+        let names: Vec<String> = units(index.file("sessions.py").unwrap())
+            .into_iter()
+            .map(|u| u.name)
+            .collect();
+        assert_eq!(
+            names,
+            ["Session", "Session.send", "Session.prepare", "merge_settings"]
+        );
+        let file = index.file("sessions.py").unwrap();
+        assert_eq!(unit_at(file, 15).as_deref(), Some("merge_settings"));
+        assert_eq!(unit_at(file, 3).as_deref(), Some("Session"));
+        assert_eq!(unit_at(file, 12), None);
+    }
+
+    #[test]
+    fn a_dotted_method_and_its_words_rank_it_first() {
+        let (_dir, index) = index();
+        let files = vec!["sessions.py".to_string(), "adapters.py".to_string()];
+        let issue = "Session.send ignores the timeout\n\nThe prepared request is sent without \
+            `timeout`; `Session.send` should pass it.";
+        let ranked = rank_symbols(&index, issue, &files, 3);
+        assert_eq!(ranked[0].name, "Session.send", "{ranked:?}");
+        assert_eq!(ranked[0].path, "sessions.py");
+        assert!(ranked.len() <= 3);
+        assert!(ranked.windows(2).all(|w| w[0].score >= w[1].score));
+        assert!(rank_symbols(&index, issue, &[], 3).is_empty());
+    }
+}
