@@ -291,12 +291,24 @@ fn index_progress_keeps_the_furthest_count_and_restarts_at_zero() {
         total,
         reused,
     };
-    let state = fold(&[progress(0, 100, 0), progress(60, 100, 50), progress(40, 100, 30)]);
+    let state = fold(&[
+        progress(0, 100, 0),
+        progress(60, 100, 50),
+        progress(40, 100, 30),
+    ]);
     let indexing = state.indexing.unwrap();
     assert_eq!((indexing.done, indexing.reused), (60, 50));
     assert!(indexing.is_running());
-    let state = fold(&[progress(0, 100, 0), progress(100, 100, 90), progress(0, 7, 0)]);
-    assert_eq!(state.indexing.unwrap().total, 7, "a new indexing starts over");
+    let state = fold(&[
+        progress(0, 100, 0),
+        progress(100, 100, 90),
+        progress(0, 7, 0),
+    ]);
+    assert_eq!(
+        state.indexing.unwrap().total,
+        7,
+        "a new indexing starts over"
+    );
     let state = fold(&[progress(0, 3, 0), progress(3, 3, 3)]);
     assert!(!state.indexing.unwrap().is_running());
     // Journals written before the event existed have no `reused`.

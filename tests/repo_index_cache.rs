@@ -8,8 +8,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use ponder::repo::{
-    CacheState, IndexProgress, IndexStore, OpenReport, RepoIndex, Workspace, open_index,
-    shortlist,
+    CacheState, IndexProgress, IndexStore, OpenReport, RepoIndex, Workspace, open_index, shortlist,
 };
 
 const ISSUE: &str = "Session.send ignores the timeout\n\nCalling `Session.send(request, \

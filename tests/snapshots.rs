@@ -172,6 +172,10 @@ fn the_timeline_shows_indexing_progress() {
         state,
         ..App::default()
     };
-    let rows: Vec<String> = screen(&app, 120, 10).lines().take(2).map(String::from).collect();
+    let rows: Vec<String> = screen(&app, 120, 10)
+        .lines()
+        .take(2)
+        .map(String::from)
+        .collect();
     insta::assert_snapshot!("timeline_indexing", rows.join("\n"));
 }

@@ -93,7 +93,10 @@ pub fn open_index(
         Some(Loaded::Invalid(reason)) => (None, CacheState::Rebuilt(reason)),
         Some(Loaded::Found(payload)) => match snapshot::decode(&payload) {
             Ok(snapshot) => (Some(snapshot), CacheState::Used),
-            Err(err) => (None, CacheState::Rebuilt(format!("cannot decode it: {err}"))),
+            Err(err) => (
+                None,
+                CacheState::Rebuilt(format!("cannot decode it: {err}")),
+            ),
         },
     };
     let (listed_ns, mut stored) = match snapshot {
@@ -226,8 +229,7 @@ pub fn open_index(
         slots,
         bm25,
     );
-    if report.cache == CacheState::Used && report.parsed == 0 && report.dropped == 0 && !restamped
-    {
+    if report.cache == CacheState::Used && report.parsed == 0 && report.dropped == 0 && !restamped {
         return Ok((index, report));
     }
     save_then(index, report, workspace, store)

@@ -22,9 +22,9 @@ pub fn changed_units(index: &RepoIndex, diff: &str) -> Vec<(String, String)> {
     // Added lines waiting for the old line after them: (indentation, old line before).
     let mut pending: Option<(usize, usize)> = None;
     let flush = |file: Option<&IndexedFile>,
-                     pending: &mut Option<(usize, usize)>,
-                     next: usize,
-                     found: &mut BTreeSet<(String, String)>| {
+                 pending: &mut Option<(usize, usize)>,
+                 next: usize,
+                 found: &mut BTreeSet<(String, String)>| {
         if let (Some(file), Some((indent, before))) = (file, pending.take())
             && let Some(unit) = unit_for_insertion(file, before, next, indent)
         {
@@ -128,11 +128,11 @@ mod tests {
     #[test]
     fn added_lines_belong_to_the_body_or_the_class_they_join() {
         // Appended to the end of `send`'s body.
-        let end_of_body =
-            "--- a/s.py\n+++ b/s.py\n@@ -8,1 +8,2 @@\n         return prepared\n+        log(prepared)\n";
+        let end_of_body = "--- a/s.py\n+++ b/s.py\n@@ -8,1 +8,2 @@\n         return prepared\n+        log(prepared)\n";
         assert_eq!(units_of(end_of_body), ["s.py:Session.send"]);
         // A new method between `send` and `close`.
-        let new_method = "--- a/s.py\n+++ b/s.py\n@@ -9,0 +10,3 @@\n+    def retry(self):\n+        pass\n+\n";
+        let new_method =
+            "--- a/s.py\n+++ b/s.py\n@@ -9,0 +10,3 @@\n+    def retry(self):\n+        pass\n+\n";
         assert_eq!(units_of(new_method), ["s.py:Session"]);
         // An import: module level, no unit.
         let import = "--- a/s.py\n+++ b/s.py\n@@ -1,1 +1,2 @@\n import os\n+import re\n";

@@ -81,7 +81,9 @@ mod tests {
         let seen = Mutex::new(Vec::new());
         let sink = |p: IndexProgress| seen.lock().unwrap().push(p);
         let progress = Progress::new(1000, &sink);
-        (0..1000).into_par_iter().for_each(|i| progress.advance(i % 2 == 0));
+        (0..1000)
+            .into_par_iter()
+            .for_each(|i| progress.advance(i % 2 == 0));
         progress.finish();
         let mut seen = seen.into_inner().unwrap();
         assert_eq!(seen.len(), REPORTS + 1);

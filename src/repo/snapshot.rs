@@ -79,7 +79,10 @@ pub(crate) fn encode(index: &RepoIndex, listed_ns: u64) -> Result<Vec<u8>, postc
                 has_errors: file.has_errors,
                 text: &file.text,
                 symbols: &file.symbols,
-                terms: docs.get_mut(slot).and_then(Option::take).unwrap_or_default(),
+                terms: docs
+                    .get_mut(slot)
+                    .and_then(Option::take)
+                    .unwrap_or_default(),
             })
         })
         .collect();

@@ -77,7 +77,8 @@ pub fn rank_symbols(
     if candidates.is_empty() {
         return Vec::new();
     }
-    let avg_len = candidates.iter().map(|c| f64::from(c.len)).sum::<f64>() / candidates.len() as f64;
+    let avg_len =
+        candidates.iter().map(|c| f64::from(c.len)).sum::<f64>() / candidates.len() as f64;
     let lexical: Vec<f64> = candidates
         .iter()
         .map(|c| {
@@ -155,9 +156,7 @@ pub(crate) fn units(file: &IndexedFile) -> Vec<Unit> {
             }
             stack.pop();
         }
-        let in_function = stack
-            .iter()
-            .any(|&s| file.symbols[s].kind.is_callable());
+        let in_function = stack.iter().any(|&s| file.symbols[s].kind.is_callable());
         if symbol.kind != SymbolKind::Variable && !in_function {
             if let Some(&parent) = stack.last()
                 && let Some(&u) = unit_of.get(&parent)
@@ -288,7 +287,12 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["Session", "Session.send", "Session.prepare", "merge_settings"]
+            [
+                "Session",
+                "Session.send",
+                "Session.prepare",
+                "merge_settings"
+            ]
         );
         let file = index.file("sessions.py").unwrap();
         assert_eq!(unit_at(file, 15).as_deref(), Some("merge_settings"));

@@ -219,7 +219,9 @@ fn report(all: &[Ranks], count: usize) {
     let gold: Vec<Option<usize>> = all.iter().filter_map(|r| r.units_gold).collect();
     println!(
         "\n{:<28} {:>6} {:>6}   ({} instances whose gold patch changes a function or class)",
-        "function level", "Acc@5", "Acc@10",
+        "function level",
+        "Acc@5",
+        "Acc@10",
         kept.len()
     );
     println!(
@@ -236,9 +238,7 @@ fn report(all: &[Ranks], count: usize) {
     for r in all {
         repos.entry(r.repo.as_str()).or_default().push(r);
     }
-    println!(
-        "\nby repository: file Acc@1/3/5/10 ponder | plain BM25 | function Acc@5/10 fn | fn*"
-    );
+    println!("\nby repository: file Acc@1/3/5/10 ponder | plain BM25 | function Acc@5/10 fn | fn*");
     for (repo, ranks) in repos {
         let pick = |f: &dyn Fn(&Ranks) -> Option<usize>| -> Vec<Option<usize>> {
             ranks.iter().map(|r| f(r)).collect()
