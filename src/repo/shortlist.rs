@@ -68,9 +68,6 @@ pub fn shortlist(index: &RepoIndex, issue: &str, top: usize) -> Vec<(String, f64
     for (slot, boost) in boosts(index, &mentions::extract(issue)) {
         *scores.entry(slot).or_default() += boost;
     }
-    for (slot, boost) in tested_sources(index, &scores) {
-        *scores.entry(slot).or_default() += boost;
-    }
     let mut ranked: Vec<(String, f64)> = scores
         .into_iter()
         .filter_map(|(slot, score)| {
@@ -105,57 +102,6 @@ pub(crate) fn query_terms(issue: &str) -> HashMap<String, f64> {
         .into_iter()
         .map(|(term, n)| (term, 1.0 + n.ln()))
         .collect()
-}
-
-/// The share of a test file's score its source module gets (see [`tested_sources`]).
-const TESTED_SOURCE_SHARE: f64 = 0.3;
-/// How many of the best-scoring test files pass score on to their source modules.
-const TESTS_READ: usize = 10;
-
-/// Test files rank low, yet an issue that reads like a test points at the code under test:
-/// each of the best-scoring test files passes a share of its score to the source files it
-/// names by convention (`tests/test_foo.py`, `foo_test.go` → `foo.py`, `foo.go`), split
-/// between them when several match.
-fn tested_sources(index: &RepoIndex, scores: &HashMap<usize, f64>) -> HashMap<usize, f64> {
-    let mut tests: Vec<(usize, f64)> = scores
-        .iter()
-        .filter(|(slot, _)| index.slot(**slot).is_some_and(|f| is_test_path(&f.path)))
-        .map(|(s, v)| (*s, *v))
-        .collect();
-    tests.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    tests.truncate(TESTS_READ);
-    let mut out: HashMap<usize, f64> = HashMap::new();
-    for (slot, score) in tests {
-        let Some(path) = index.slot(slot).map(|f| f.path.as_str()) else {
-            continue;
-        };
-        let name = path.rsplit('/').next().unwrap_or(path);
-        let Some((stem, ext)) = name.rsplit_once('.') else {
-            continue;
-        };
-        let source = stem
-            .strip_prefix("test_")
-            .or_else(|| stem.strip_suffix("_test"))
-            .or_else(|| stem.strip_suffix("_tests"));
-        let Some(source) = source.filter(|s| !s.is_empty()) else {
-            continue;
-        };
-        let wanted = format!("{source}.{ext}");
-        let hits: Vec<usize> = index
-            .files()
-            .into_iter()
-            .filter(|(_, f)| {
-                !is_test_path(&f.path)
-                    && (f.path == wanted || f.path.ends_with(&format!("/{wanted}")))
-            })
-            .map(|(s, _)| s)
-            .collect();
-        for &hit in &hits {
-            let entry = out.entry(hit).or_default();
-            *entry = entry.max(TESTED_SOURCE_SHARE * score / hits.len() as f64);
-        }
-    }
-    out
 }
 
 /// How likely a file is to be where a fix goes, before reading the issue.
