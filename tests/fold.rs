@@ -284,3 +284,36 @@ fn context_use_is_the_largest_request_prompt_plus_its_candidates() {
     assert_eq!(state.stage(Stage::Understand).context_used(), Some(151));
     assert_eq!(state.stage(Stage::Localize).context_used(), None);
 }
+
+#[test]
+fn index_progress_keeps_the_furthest_count_and_restarts_at_zero() {
+    let progress = |done, total, reused| Event::IndexProgress {
+        done,
+        total,
+        reused,
+    };
+    let state = fold(&[
+        progress(0, 100, 0),
+        progress(60, 100, 50),
+        progress(40, 100, 30),
+    ]);
+    let indexing = state.indexing.unwrap();
+    assert_eq!((indexing.done, indexing.reused), (60, 50));
+    assert!(indexing.is_running());
+    let state = fold(&[
+        progress(0, 100, 0),
+        progress(100, 100, 90),
+        progress(0, 7, 0),
+    ]);
+    assert_eq!(
+        state.indexing.unwrap().total,
+        7,
+        "a new indexing starts over"
+    );
+    let state = fold(&[progress(0, 3, 0), progress(3, 3, 3)]);
+    assert!(!state.indexing.unwrap().is_running());
+    // Journals written before the event existed have no `reused`.
+    let old: Event =
+        serde_json::from_str(r#"{"kind":"index_progress","done":1,"total":2}"#).unwrap();
+    assert_eq!(old, progress(1, 2, 0));
+}

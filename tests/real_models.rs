@@ -70,6 +70,19 @@ fn fix(engine: Box<dyn Engine>) -> (Vec<Envelope>, Outcome) {
     support::run_session(repo.root(), issue, settings(), engine)
 }
 
+/// The last answer candidate `beam` of `stage` gave.
+fn answer_of(events: &[Envelope], stage: Stage, beam: u32) -> Option<&str> {
+    events.iter().rev().find_map(|e| match &e.event {
+        Event::CandidateFinished {
+            stage: s,
+            beam: b,
+            answer,
+            ..
+        } if *s == stage && *b == beam => Some(answer.as_str()),
+        _ => None,
+    })
+}
+
 /// Every check of the tier over one session's events.
 fn check_session(model: &str, events: &[Envelope], outcome: &Outcome) {
     let log = |e: &Envelope| serde_json::to_string(&e.event).unwrap();
@@ -97,10 +110,11 @@ fn check_session(model: &str, events: &[Envelope], outcome: &Outcome) {
                 for p in pruned {
                     assert!(
                         !ponder::cli::eval::stages::unusable(&p.reason),
-                        "{model}: {} candidate {} was unusable: {}",
+                        "{model}: {} candidate {} was unusable: {}\nits answer: {:?}",
                         stage.name(),
                         p.beam,
-                        p.reason
+                        p.reason,
+                        answer_of(events, *stage, p.beam)
                     );
                 }
             }
@@ -177,8 +191,9 @@ fn instruct_models_answer_directly_and_say_why() {
     }
 }
 
-/// SmolLM2 told to think (it does not think in tags) ends its turn inside the thinking: ponder
-/// closes it and the answer still comes, under the grammar, with a note saying so.
+/// SmolLM2 told to think (it does not think in tags) ends its turn inside the thinking, runs out
+/// of thinking budget or loops: ponder closes the thinking and the answer still comes, under the
+/// grammar, with a note saying why.
 #[test]
 fn thinking_forced_on_a_model_without_tags_still_answers() {
     let Some(path) = model(SMOLLM2) else { return };
@@ -218,9 +233,9 @@ fn thinking_forced_on_a_model_without_tags_still_answers() {
         let paths: Vec<String> = ponder::answer::json_array(&g.answer, "paths").unwrap();
         assert!(paths.iter().all(|p| files.contains(p)), "{paths:?}");
         assert!(
-            g.notes
-                .iter()
-                .any(|n| n.contains("inside its thinking") || n.contains("budget")),
+            g.notes.iter().any(|n| n.contains("inside its thinking")
+                || n.contains("budget")
+                || n.contains("went degenerate")),
             "{:?}",
             g.notes
         );

@@ -154,3 +154,28 @@ fn dark_and_light_draw_the_same_text_in_different_colours() {
         );
     }
 }
+
+/// While the repository is indexed, the timeline says how far it got and how much came from
+/// the persisted index.
+#[test]
+fn the_timeline_shows_indexing_progress() {
+    let mut state = SessionState::new();
+    let (mut events, _) = support::demo_events();
+    support::zero_times(&mut events);
+    state.apply_envelope(&events[0]);
+    state.apply(&ponder::event::Event::IndexProgress {
+        done: 812,
+        total: 1816,
+        reused: 800,
+    });
+    let app = App {
+        state,
+        ..App::default()
+    };
+    let rows: Vec<String> = screen(&app, 120, 10)
+        .lines()
+        .take(2)
+        .map(String::from)
+        .collect();
+    insta::assert_snapshot!("timeline_indexing", rows.join("\n"));
+}

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use crate::repo::{RepoIndex, Workspace, shortlist};
+use crate::repo::{IndexStore, Workspace, open_index, shortlist};
 
 /// What `ponder shortlist` takes.
 #[derive(Debug, Args)]
@@ -36,7 +36,10 @@ pub fn run(args: ShortlistArgs) -> Result<ExitCode> {
     if let Some(note) = workspace.skipped_summary() {
         eprintln!("note: {note}");
     }
-    let index = RepoIndex::build(&workspace)?;
+    let (index, report) = open_index(&workspace, IndexStore::from_env().as_ref(), &|_| {})?;
+    if let Some(err) = &report.save_error {
+        eprintln!("note: the index cache was not saved: {err}");
+    }
     let ranked = shortlist(&index, &issue, args.top);
     if args.json {
         let list: Vec<serde_json::Value> = ranked

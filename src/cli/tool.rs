@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::Value;
 
-use crate::repo::{RepoIndex, TOOLS, Workspace, call_tool};
+use crate::repo::{IndexStore, TOOLS, Workspace, call_tool, open_index};
 
 /// What `ponder tool` takes.
 #[derive(Debug, Args)]
@@ -49,7 +49,10 @@ pub fn run(args: ToolArgs) -> Result<ExitCode> {
     if let Some(note) = workspace.skipped_summary() {
         eprintln!("note: {note}");
     }
-    let index = RepoIndex::build(&workspace)?;
+    let (index, report) = open_index(&workspace, IndexStore::from_env().as_ref(), &|_| {})?;
+    if let Some(err) = &report.save_error {
+        eprintln!("note: the index cache was not saved: {err}");
+    }
     let output = call_tool(&index, &args.name, &call_args)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&output)?);

@@ -8,8 +8,10 @@
 //! Resuming (`ponder resume`): the pipeline runs again from the start, and while its events
 //! re-derive the journal's completed prefix they are checked against it (same kind at the same
 //! place) and the *recorded* ones are shown instead, not written again; the user's steering
-//! recorded there is handed to the pipeline at the same place. Past the prefix the emitter is
-//! live again: numbering and session time continue from the journal.
+//! recorded there is handed to the pipeline at the same place. Index progress is not checked:
+//! a resumed run may find more of the index cached than the recorded one did, or a journal may
+//! predate the event; recorded progress is shown, the re-derived one dropped. Past the prefix the
+//! emitter is live again: numbering and session time continue from the journal.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -126,6 +128,14 @@ impl Emitter {
 
     /// Matches a re-derived event with the recorded one and shows the recorded one.
     fn rederive(&mut self, event: Event) {
+        if matches!(event, Event::IndexProgress { .. }) {
+            return;
+        }
+        self.skip_recorded_progress();
+        if !self.replaying() {
+            self.emit(event);
+            return;
+        }
         let Some(replay) = &self.replay else { return };
         let index = self.seq as usize;
         let recorded = &replay.prefix[index];
@@ -177,6 +187,25 @@ impl Emitter {
             replay.cursor.store(self.seq as usize, Ordering::SeqCst);
             if self.seq as usize == replay.prefix.len() {
                 // Live from here: time goes on from the recorded session's.
+                self.t_offset = replay.prefix.last().map_or(0, |e| e.t_ms);
+                self.start = Instant::now();
+            }
+        }
+    }
+
+    /// Shows the recorded index progress at the replay's place, which nothing re-derives.
+    fn skip_recorded_progress(&mut self) {
+        while let Some(replay) = &self.replay
+            && let Some(next) = replay.prefix.get(self.seq as usize)
+            && matches!(next.event, Event::IndexProgress { .. })
+        {
+            let next = next.clone();
+            self.seq += 1;
+            self.forward(next);
+            if let Some(replay) = &self.replay
+                && self.seq as usize == replay.prefix.len()
+            {
+                replay.cursor.store(self.seq as usize, Ordering::SeqCst);
                 self.t_offset = replay.prefix.last().map_or(0, |e| e.t_ms);
                 self.start = Instant::now();
             }

@@ -23,8 +23,8 @@ pub use header::{
 };
 pub use settings::{SearchSettings, SearchStrategy, Settings, ThinkMode};
 pub use state::{
-    CandidateState, CandidateStatus, ErrorState, PatchState, SessionState, StageState, StageStatus,
-    TestRunState, ToolCallState,
+    CandidateState, CandidateStatus, ErrorState, IndexingState, PatchState, SessionState,
+    StageState, StageStatus, TestRunState, ToolCallState,
 };
 
 use serde::{Deserialize, Serialize};
@@ -288,6 +288,15 @@ pub enum Event {
         stage: Option<Stage>,
         beam: Option<Beam>,
         message: String,
+    },
+    /// How far indexing the repository has got: `done` files of `total`, `reused` of them
+    /// taken unchanged from the persisted index. Reported on fixed thresholds, first with
+    /// `done` 0 and last with `done == total`.
+    IndexProgress {
+        done: u32,
+        total: u32,
+        #[serde(default)]
+        reused: u32,
     },
     /// What the search decided and why: an early stop, a repair round, a generation.
     Note {

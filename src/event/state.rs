@@ -160,6 +160,22 @@ pub struct ErrorState {
     pub message: String,
 }
 
+/// How far indexing the repository has got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IndexingState {
+    pub done: u32,
+    pub total: u32,
+    /// Files taken unchanged from the persisted index.
+    pub reused: u32,
+}
+
+impl IndexingState {
+    /// True while files remain to be indexed.
+    pub fn is_running(&self) -> bool {
+        self.done < self.total
+    }
+}
+
 /// Everything a viewer needs to draw a session, derived from its events alone.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionState {
@@ -174,6 +190,8 @@ pub struct SessionState {
     pub errors: Vec<ErrorState>,
     /// The search's notes: (stage, message).
     pub notes: Vec<(Option<Stage>, String)>,
+    /// Indexing the repository, once it started.
+    pub indexing: Option<IndexingState>,
     pub paused: bool,
     /// The stage whose boundary the pipeline waits at (gate mode), if it waits.
     pub gate: Option<Stage>,
@@ -199,6 +217,7 @@ impl Default for SessionState {
             ranking: Vec::new(),
             errors: Vec::new(),
             notes: Vec::new(),
+            indexing: None,
             paused: false,
             gate: None,
             gate_on: false,
@@ -457,6 +476,22 @@ impl SessionState {
                 });
             }
             Event::Note { stage, message } => self.notes.push((*stage, message.clone())),
+            Event::IndexProgress {
+                done,
+                total,
+                reused,
+            } => {
+                // Threads report out of order: counts only grow within one indexing.
+                let state = self.indexing.get_or_insert_default();
+                let restarted = *done == 0 || *total != state.total;
+                if restarted || *done >= state.done {
+                    *state = IndexingState {
+                        done: *done,
+                        total: *total,
+                        reused: *reused,
+                    };
+                }
+            }
             Event::Prompt {
                 stage,
                 beams,

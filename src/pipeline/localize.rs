@@ -61,6 +61,22 @@ fn numbered(text: &str) -> String {
     out.join("\n")
 }
 
+/// Functions and classes of the kept files listed in the prompt, best first.
+const RANKED_SYMBOLS: usize = 10;
+
+/// The kept files' functions and classes ranked for the issue (issue 18), as prompt lines:
+/// `path: Class.method (lines a-b)`. Empty without an index.
+fn ranked_symbols(pipeline: &Pipeline, files: &[String]) -> Vec<String> {
+    let Some(index) = &pipeline.index else {
+        return Vec::new();
+    };
+    let issue = format!("{}\n\n{}", pipeline.issue.title, pipeline.issue.body);
+    crate::repo::rank_symbols(index, &issue, files, RANKED_SYMBOLS)
+        .into_iter()
+        .map(|s| format!("{}: {} (lines {}-{})", s.path, s.name, s.start, s.end))
+        .collect()
+}
+
 /// The localize stage.
 pub(crate) struct Localize;
 
@@ -101,6 +117,7 @@ impl StageKind for Localize {
                 files => minijinja::value::Serde(shown),
                 tools => minijinja::value::Serde(tools),
                 max_rounds => MAX_ROUNDS,
+                symbols => ranked_symbols(pipeline, files),
             },
         )
     }

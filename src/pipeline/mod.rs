@@ -255,18 +255,29 @@ impl Pipeline {
         (self.settings.until == Some(stage)).then_some(Outcome::Stopped { after: stage })
     }
 
-    /// Indexes the repository for the shortlist and the search tools; without it they are off.
+    /// Indexes the repository for the shortlist and the search tools (re-parsing only what
+    /// changed since the index persisted by the last run); without it they are off.
     fn build_index(&mut self) {
         let started = std::time::Instant::now();
-        match crate::repo::RepoIndex::build(&self.workspace) {
-            Ok(index) => {
+        let store = crate::repo::IndexStore::from_env();
+        let emitter = self.emitter.clone();
+        let progress = move |p: crate::repo::IndexProgress| {
+            Emitter::locked(&emitter).emit(Event::IndexProgress {
+                done: p.done as u32,
+                total: p.total as u32,
+                reused: p.reused as u32,
+            });
+        };
+        match crate::repo::open_index(&self.workspace, store.as_ref(), &progress) {
+            Ok((index, report)) => {
                 self.note(
                     Stage::Understand,
                     format!(
-                        "indexed {} files in {} ms ({} skipped)",
+                        "indexed {} files in {} ms ({} skipped): {}",
                         index.len(),
                         started.elapsed().as_millis(),
-                        index.skipped().len()
+                        index.skipped().len(),
+                        report.summary()
                     ),
                 );
                 self.index = Some(index);

@@ -71,6 +71,79 @@ impl Bm25 {
         self.live_docs -= 1;
     }
 
+    /// The index as plain data for persisting: the vocabulary (only terms some document holds)
+    /// and, per document number, its `(term id, count)` pairs (`None` for absent documents).
+    pub(crate) fn export(&self) -> (Vec<&str>, Vec<Option<Vec<(u32, u32)>>>) {
+        let mut names: Vec<&str> = vec![""; self.postings.len()];
+        for (term, &id) in &self.vocabulary {
+            names[id as usize] = term;
+        }
+        let mut new_id = vec![u32::MAX; self.postings.len()];
+        let mut vocabulary = Vec::new();
+        for (id, postings) in self.postings.iter().enumerate() {
+            if !postings.is_empty() {
+                new_id[id] = vocabulary.len() as u32;
+                vocabulary.push(names[id]);
+            }
+        }
+        let mut docs: Vec<Option<Vec<(u32, u32)>>> = self
+            .docs
+            .iter()
+            .map(|d| d.as_ref().map(|d| Vec::with_capacity(d.terms.len())))
+            .collect();
+        for (id, postings) in self.postings.iter().enumerate() {
+            for &(doc, count) in postings {
+                if let Some(Some(terms)) = docs.get_mut(doc as usize) {
+                    terms.push((new_id[id], count));
+                }
+            }
+        }
+        (vocabulary, docs)
+    }
+
+    /// Rebuilds an index from [`Bm25::export`]'s data; `None` when a term id is out of range
+    /// or a document repeats a term (data that [`Bm25::export`] never writes).
+    pub(crate) fn import(
+        vocabulary: Vec<String>,
+        docs: Vec<(usize, Vec<(u32, u32)>)>,
+    ) -> Option<Bm25> {
+        let mut bm25 = Bm25 {
+            postings: vec![Vec::new(); vocabulary.len()],
+            vocabulary: FxHashMap::with_capacity_and_hasher(vocabulary.len(), Default::default()),
+            docs: Vec::new(),
+            live_docs: 0,
+            total_len: 0,
+        };
+        for (id, term) in vocabulary.into_iter().enumerate() {
+            if bm25.vocabulary.insert(term, id as u32).is_some() {
+                return None;
+            }
+        }
+        for (doc, pairs) in docs {
+            if bm25.docs.len() <= doc {
+                bm25.docs.resize(doc + 1, None);
+            }
+            if bm25.docs[doc].is_some() {
+                return None;
+            }
+            let mut terms = Vec::with_capacity(pairs.len());
+            let mut len = 0u32;
+            for (id, count) in pairs {
+                let postings = bm25.postings.get_mut(id as usize)?;
+                if postings.last().is_some_and(|&(d, _)| d as usize == doc) {
+                    return None;
+                }
+                postings.push((doc as u32, count));
+                terms.push(id);
+                len = len.saturating_add(count);
+            }
+            bm25.total_len += u64::from(len);
+            bm25.live_docs += 1;
+            bm25.docs[doc] = Some(Doc { terms, len });
+        }
+        Some(bm25)
+    }
+
     /// Number of documents holding `term`.
     pub fn document_frequency(&self, term: &str) -> usize {
         self.vocabulary
@@ -159,6 +232,34 @@ mod tests {
         let ranked = index.scores(&query("cookie session"));
         assert_eq!(ranked[0].0, 1);
         assert_eq!(ranked.len(), 3);
+    }
+
+    #[test]
+    fn an_exported_index_imports_to_the_same_scores() {
+        let mut index = Bm25::default();
+        index.insert(0, &doc("alpha beta beta"));
+        index.insert(2, &doc("beta gamma gamma delta"));
+        index.insert(3, &doc("epsilon"));
+        index.remove(3);
+        let (vocabulary, docs) = index.export();
+        assert!(!vocabulary.contains(&"epsilon"), "unused terms are dropped");
+        let vocabulary: Vec<String> = vocabulary.into_iter().map(String::from).collect();
+        let docs: Vec<(usize, Vec<(u32, u32)>)> = docs
+            .into_iter()
+            .enumerate()
+            .filter_map(|(d, t)| Some((d, t?)))
+            .collect();
+        let back = Bm25::import(vocabulary.clone(), docs.clone()).unwrap();
+        let q = query("beta gamma delta alpha");
+        assert_eq!(back.scores(&q), index.scores(&q));
+        assert_eq!(back.len(), 2);
+        let mut bad = docs.clone();
+        bad[0].1.push((99, 1));
+        assert!(Bm25::import(vocabulary.clone(), bad).is_none());
+        let mut repeated = docs;
+        let first = repeated[0].1[0];
+        repeated[0].1.push(first);
+        assert!(Bm25::import(vocabulary, repeated).is_none());
     }
 
     #[test]

@@ -1,20 +1,22 @@
 //! The repository index, built once per session: every listed file's text, its symbols (parsed
 //! in parallel) and a BM25 index over code-aware tokens. After a patch, [`RepoIndex::reindex`]
-//! re-reads only the files that changed.
+//! re-reads only the files that changed. [`super::open_index`] builds it from a persisted
+//! snapshot instead, re-parsing only what changed since.
 //!
 //! Invariant: a file's slot number never changes while the index lives (removed files leave an
 //! empty slot), so the symbol-name map and the BM25 postings can be updated file by file.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use anyhow::Result;
 use rayon::prelude::*;
 
 use super::bm25::{Bm25, TermCounts};
+use super::fresh::{BlobId, GitIndex, Stamp, blob_id};
 use super::lang::Lang;
 use super::parse;
+use super::progress::{IndexProgress, Progress};
 use super::symbol::Symbol;
 use super::tokens;
 use super::workspace::{MAX_FILE_BYTES, Skipped, Workspace};
@@ -36,17 +38,36 @@ pub struct IndexedFile {
     pub symbols: Vec<Symbol>,
     /// True when the parser had to recover from a syntax error.
     pub has_errors: bool,
-    stamp: Stamp,
-}
-
-/// What tells a changed file from an unchanged one without reading it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp {
-    len: u64,
-    modified: Option<SystemTime>,
+    /// The file's stamp when it was read (taken before reading).
+    pub(crate) stamp: Stamp,
+    /// The git blob id of the content read.
+    pub(crate) blob: BlobId,
 }
 
 impl IndexedFile {
+    /// A file with the given content and what was parsed from it (line starts are computed).
+    pub(crate) fn new(
+        path: String,
+        lang: Option<Lang>,
+        text: String,
+        symbols: Vec<Symbol>,
+        has_errors: bool,
+        stamp: Stamp,
+        blob: BlobId,
+    ) -> IndexedFile {
+        let line_starts = line_starts(&text);
+        IndexedFile {
+            path,
+            lang,
+            text,
+            line_starts,
+            symbols,
+            has_errors,
+            stamp,
+            blob,
+        }
+    }
+
     /// Number of lines.
     pub fn line_count(&self) -> usize {
         self.line_starts.len()
@@ -112,28 +133,80 @@ pub struct RepoIndex {
 }
 
 impl RepoIndex {
-    /// Reads, parses and indexes every file of the workspace, in parallel.
+    /// Reads, parses and indexes every file of the workspace, in parallel (nothing persisted:
+    /// see [`super::open_index`] for the index kept between runs).
     pub fn build(workspace: &Workspace) -> Result<RepoIndex> {
-        let root = workspace.root().to_path_buf();
-        let loaded: Vec<(IndexedFile, TermCounts)> = workspace
+        RepoIndex::build_reporting(workspace, &|_| {})
+    }
+
+    /// [`RepoIndex::build`], telling `progress` how many files are indexed of how many.
+    pub fn build_reporting(
+        workspace: &Workspace,
+        progress: &(dyn Fn(IndexProgress) + Sync),
+    ) -> Result<RepoIndex> {
+        let root = workspace.root();
+        let git = GitIndex::read(root);
+        let progress = Progress::new(workspace.files().len(), progress);
+        let loaded: Vec<Option<(IndexedFile, TermCounts)>> = workspace
             .files()
             .par_iter()
-            .filter_map(|path| load(&root, path))
+            .zip(workspace.stamps())
+            .map(|(path, stamp)| {
+                let loaded = read_listed(root, path, *stamp, git.as_ref());
+                progress.advance(false);
+                loaded
+            })
             .collect();
-        let mut index = RepoIndex {
-            root,
-            slots: Vec::with_capacity(loaded.len()),
-            by_path: HashMap::with_capacity(loaded.len()),
-            by_name: HashMap::new(),
-            bm25: Bm25::default(),
-            skipped: workspace.skipped().to_vec(),
-        };
-        for (file, counts) in loaded {
-            let slot = index.slots.len();
-            index.slots.push(None);
-            index.fill(slot, file, &counts);
+        let mut slots = Vec::with_capacity(loaded.len());
+        let mut bm25 = Bm25::default();
+        for (file, counts) in loaded.into_iter().flatten() {
+            bm25.insert(slots.len(), &counts);
+            slots.push(Some(file));
         }
-        Ok(index)
+        progress.finish();
+        Ok(RepoIndex::assemble(
+            root.to_path_buf(),
+            workspace.skipped().to_vec(),
+            slots,
+            bm25,
+        ))
+    }
+
+    /// An index of `slots` whose BM25 documents (by slot) are already in `bm25`.
+    pub(crate) fn assemble(
+        root: PathBuf,
+        skipped: Vec<Skipped>,
+        slots: Vec<Option<IndexedFile>>,
+        bm25: Bm25,
+    ) -> RepoIndex {
+        let mut by_path = HashMap::with_capacity(slots.len());
+        let mut by_name: HashMap<String, Vec<SymbolRef>> = HashMap::new();
+        for (slot, file) in slots.iter().enumerate() {
+            let Some(file) = file else { continue };
+            by_path.insert(file.path.clone(), slot);
+            for (i, symbol) in file.symbols.iter().enumerate() {
+                by_name
+                    .entry(symbol.name.clone())
+                    .or_default()
+                    .push(SymbolRef {
+                        file: slot,
+                        symbol: i,
+                    });
+            }
+        }
+        RepoIndex {
+            root,
+            slots,
+            by_path,
+            by_name,
+            bm25,
+            skipped,
+        }
+    }
+
+    /// Every slot, empty ones included (for persisting the index).
+    pub(crate) fn slots(&self) -> &[Option<IndexedFile>] {
+        &self.slots
     }
 
     /// Re-reads `paths` (repository-relative): changed files are re-parsed, new ones added,
@@ -143,7 +216,7 @@ impl RepoIndex {
         for path in paths {
             let path = path.trim_start_matches("./");
             let slot = self.by_path.get(path).copied();
-            let stamp = stamp(&self.root.join(path));
+            let stamp = Stamp::of(&self.root.join(path));
             match (slot, stamp) {
                 (Some(slot), None) => {
                     self.clear(slot);
@@ -330,23 +403,39 @@ impl RepoIndex {
     }
 }
 
-fn stamp(path: &Path) -> Option<Stamp> {
-    let meta = std::fs::symlink_metadata(path).ok()?;
-    meta.is_file().then(|| Stamp {
-        len: meta.len(),
-        modified: meta.modified().ok(),
-    })
+/// Reads and parses one file; `None` if it cannot be read, is too large or binary (checked
+/// again here for files given to `reindex`).
+fn load(root: &Path, path: &str) -> Option<(IndexedFile, TermCounts)> {
+    let stamp = Stamp::of(&root.join(path))?;
+    read_listed(root, path, stamp, None)
 }
 
-/// Reads and parses one file; `None` if it cannot be read or is too large (checked again here
-/// for files given to `reindex`).
-fn load(root: &Path, path: &str) -> Option<(IndexedFile, TermCounts)> {
-    let full = root.join(path);
-    let stamp = stamp(&full)?;
+/// Reads and parses a file whose `stamp` was taken before; its blob id comes from git's index
+/// when that still vouches for the file, else from hashing what was read.
+pub(crate) fn read_listed(
+    root: &Path,
+    path: &str,
+    stamp: Stamp,
+    git: Option<&GitIndex>,
+) -> Option<(IndexedFile, TermCounts)> {
     if stamp.len > MAX_FILE_BYTES {
         return None;
     }
-    let bytes = std::fs::read(&full).ok()?;
+    let bytes = std::fs::read(root.join(path)).ok()?;
+    let blob = git
+        .and_then(|g| g.clean_blob(path, &stamp))
+        .filter(|_| bytes.len() as u64 == stamp.len)
+        .unwrap_or_else(|| blob_id(&bytes));
+    parse_bytes(path, bytes, stamp, blob)
+}
+
+/// Parses a file's content; `None` for binary content.
+pub(crate) fn parse_bytes(
+    path: &str,
+    bytes: Vec<u8>,
+    stamp: Stamp,
+    blob: BlobId,
+) -> Option<(IndexedFile, TermCounts)> {
     if bytes.iter().take(8192).any(|&b| b == 0) {
         return None;
     }
@@ -358,29 +447,39 @@ fn load(root: &Path, path: &str) -> Option<(IndexedFile, TermCounts)> {
     let parsed = lang
         .map(|lang| parse::parse(lang, &text))
         .unwrap_or_default();
-    let mut counts = TermCounts::default();
-    tokens::count_code_tokens(&text, &mut counts, 1);
-    tokens::count_code_tokens(path, &mut counts, PATH_WEIGHT);
-    let mut line_starts = vec![0];
-    line_starts.extend(
-        text.bytes()
-            .enumerate()
-            .filter(|&(i, b)| b == b'\n' && i + 1 < text.len())
-            .map(|(i, _)| i + 1),
-    );
-    if text.is_empty() {
-        line_starts.clear();
-    }
+    let counts = term_counts(path, &text);
     Some((
-        IndexedFile {
-            path: path.to_string(),
+        IndexedFile::new(
+            path.to_string(),
             lang,
             text,
-            line_starts,
-            symbols: parsed.symbols,
-            has_errors: parsed.has_errors,
+            parsed.symbols,
+            parsed.has_errors,
             stamp,
-        },
+            blob,
+        ),
         counts,
     ))
+}
+
+/// A file's BM25 document: its text's code tokens, and its path's weighted.
+pub(crate) fn term_counts(path: &str, text: &str) -> TermCounts {
+    let mut counts = TermCounts::default();
+    tokens::count_code_tokens(text, &mut counts, 1);
+    tokens::count_code_tokens(path, &mut counts, PATH_WEIGHT);
+    counts
+}
+
+/// Byte offsets of the start of each line (none for empty text).
+fn line_starts(text: &str) -> Vec<usize> {
+    if text.is_empty() {
+        return Vec::new();
+    }
+    let mut starts = vec![0];
+    starts.extend(
+        memchr::memchr_iter(b'\n', text.as_bytes())
+            .filter(|&i| i + 1 < text.len())
+            .map(|i| i + 1),
+    );
+    starts
 }

@@ -1,9 +1,9 @@
 //! Which language a file is in, from its name; the languages the symbol index parses.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A language whose files the symbol index parses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Lang {
     Python,

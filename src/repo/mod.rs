@@ -2,21 +2,30 @@
 //! the search tools the model calls, compressed views for prompts, a BM25 shortlist for an issue,
 //! and throw-away worktrees.
 //!
-//! Build a [`RepoIndex`] once per session from a [`Workspace`]; after a patch, re-index the
-//! changed files with [`RepoIndex::reindex`].
+//! Build a [`RepoIndex`] once per session from a [`Workspace`] — with [`open_index`], which
+//! reuses the snapshot persisted by the last run ([`IndexStore`]) for every unchanged file; after
+//! a patch, re-index the changed files with [`RepoIndex::reindex`].
 
 mod baseline;
 mod bm25;
 mod bound;
+mod cached;
+mod changed_units;
+mod fresh;
 mod index;
 mod issue_text;
 mod lang;
 mod mentions;
 mod parse;
 mod passages;
+mod profile;
+mod progress;
 mod shortlist;
 mod skeleton;
+mod snapshot;
+mod store;
 mod symbol;
+mod symbol_rank;
 pub mod tokens;
 mod tools;
 mod tree;
@@ -27,12 +36,18 @@ mod worktree;
 pub use baseline::PlainBm25;
 pub use bm25::Bm25;
 pub use bound::fit;
+pub use cached::{CacheState, OpenReport, open_index};
+pub use changed_units::changed_units;
 pub use index::{IndexedFile, Reindexed, RepoIndex};
 pub use lang::{Lang, is_code_file};
 pub use mentions::{Frame, Mentions, extract as extract_mentions};
+pub use profile::{FileProfile, profile_files};
+pub use progress::IndexProgress;
 pub use shortlist::{is_docs_path, is_test_path, shortlist};
 pub use skeleton::{class_outline, file_skeleton};
+pub use store::IndexStore;
 pub use symbol::{Symbol, SymbolKind};
+pub use symbol_rank::{RankedSymbol, rank_symbols, unit_at};
 pub use tools::{
     ArgType, RESULT_SHOW_LIMIT, TEXT_TOKENS, TOOLS, ToolOutput, ToolSpec, call_tool, tool_names,
 };

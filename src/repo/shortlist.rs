@@ -89,7 +89,7 @@ pub fn shortlist(index: &RepoIndex, issue: &str, top: usize) -> Vec<(String, f64
 /// The issue's code-aware tokens as a weighted BM25 query: a term counts once per occurrence,
 /// saturating (an issue that repeats a word means it, but not ten times more), and the title's
 /// words count [`TITLE_WEIGHT`] times: the title says what the issue is about.
-fn query_terms(issue: &str) -> HashMap<String, f64> {
+pub(crate) fn query_terms(issue: &str) -> HashMap<String, f64> {
     let mut counts: HashMap<String, f64> = HashMap::new();
     for token in tokens::code_tokens(issue) {
         *counts.entry(token).or_default() += 1.0;

@@ -1,10 +1,10 @@
 //! What the symbol index records about one definition: its name, kind, enclosing definition,
 //! signature, first docstring line and line span.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The kind of a definition, across languages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SymbolKind {
     /// A class (Python, Java, JavaScript/TypeScript), or a Rust struct/enum/trait, a Go type.
@@ -35,7 +35,7 @@ impl SymbolKind {
 }
 
 /// One definition in a file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Symbol {
     pub name: String,
     pub kind: SymbolKind,

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use rayon::prelude::*;
 
+use super::fresh::{Stamp, now_ns};
+
 /// Files larger than this are not read (they are noted as skipped).
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
@@ -82,7 +84,11 @@ impl std::fmt::Display for SkipReason {
 pub struct Workspace {
     root: PathBuf,
     files: Vec<String>,
+    /// Each listed file's stamp, taken while listing (before anything read its content).
+    stamps: Vec<Stamp>,
     skipped: Vec<Skipped>,
+    /// When the listing started, nanoseconds since the Unix epoch.
+    listed_ns: u64,
 }
 
 impl Workspace {
@@ -107,7 +113,9 @@ impl Workspace {
             .context("the repository is bare (it has no working tree); point ponder at a checkout")?
             .to_path_buf();
         let root = root.canonicalize().unwrap_or(root);
-        let (files, skipped) = list_files(&root);
+        let listed_ns = now_ns();
+        let (listed, skipped) = list_files(&root);
+        let (files, stamps): (Vec<String>, Vec<Stamp>) = listed.into_iter().unzip();
         if files.is_empty() {
             bail!(
                 "the repository at {} has no readable text files (skipped: {}); add some first",
@@ -118,7 +126,9 @@ impl Workspace {
         Ok(Workspace {
             root,
             files,
+            stamps,
             skipped,
+            listed_ns,
         })
     }
 
@@ -129,6 +139,17 @@ impl Workspace {
     /// Listed files, repository-relative with `/` separators, sorted.
     pub fn files(&self) -> &[String] {
         &self.files
+    }
+
+    /// The stamps of [`Workspace::files`], in the same order, taken while listing.
+    pub(crate) fn stamps(&self) -> &[Stamp] {
+        &self.stamps
+    }
+
+    /// When the listing started (nanoseconds since the Unix epoch): stamps of files changed
+    /// after this moment may not tell a later change.
+    pub(crate) fn listed_ns(&self) -> u64 {
+        self.listed_ns
     }
 
     /// Files left out of [`Workspace::files`], with the reason, sorted by path.
@@ -191,8 +212,9 @@ impl Workspace {
     }
 }
 
-/// Walks the tree under `root`; returns the kept files and the skipped ones, both sorted.
-fn list_files(root: &Path) -> (Vec<String>, Vec<Skipped>) {
+/// Walks the tree under `root`; returns the kept files with their stamps and the skipped ones,
+/// both sorted.
+fn list_files(root: &Path) -> (Vec<(String, Stamp)>, Vec<Skipped>) {
     let mut files = Vec::new();
     let mut skipped = Vec::new();
     let mut found: Vec<(PathBuf, String)> = Vec::new();
@@ -229,7 +251,7 @@ fn list_files(root: &Path) -> (Vec<String>, Vec<Skipped>) {
         found.push((entry.into_path(), rel));
     }
     // Classifying reads the head of every file: in parallel, like the indexer's reads.
-    let classified: Vec<(String, Option<SkipReason>)> = found
+    let classified: Vec<(String, Result<Stamp, SkipReason>)> = found
         .into_par_iter()
         .map(|(full, rel)| {
             let reason = classify(&full, &rel);
@@ -238,33 +260,34 @@ fn list_files(root: &Path) -> (Vec<String>, Vec<Skipped>) {
         .collect();
     for (rel, reason) in classified {
         match reason {
-            None => files.push(rel),
-            Some(reason) => skipped.push(Skipped { path: rel, reason }),
+            Ok(stamp) => files.push((rel, stamp)),
+            Err(reason) => skipped.push(Skipped { path: rel, reason }),
         }
     }
-    files.sort();
+    files.sort_by(|a, b| a.0.cmp(&b.0));
     skipped.sort_by(|a, b| a.path.cmp(&b.path));
     (files, skipped)
 }
 
-/// Why the file at `path` should be left out, if it should.
-fn classify(path: &Path, rel: &str) -> Option<SkipReason> {
+/// The stamp of the file at `path`, or why it should be left out.
+fn classify(path: &Path, rel: &str) -> Result<Stamp, SkipReason> {
     let mut parts = rel.split('/');
     let name = parts.next_back().unwrap_or(rel);
     if parts.any(|dir| VENDORED_DIRS.contains(&dir)) {
-        return Some(SkipReason::Vendored);
+        return Err(SkipReason::Vendored);
     }
     if GENERATED_FILES.contains(&name) || name.ends_with(".min.js") || name.ends_with(".min.css") {
-        return Some(SkipReason::Generated);
+        return Err(SkipReason::Generated);
     }
     let Ok(meta) = std::fs::metadata(path) else {
-        return Some(SkipReason::Unreadable);
+        return Err(SkipReason::Unreadable);
     };
     if meta.len() > MAX_FILE_BYTES {
-        return Some(SkipReason::TooLarge(meta.len()));
+        return Err(SkipReason::TooLarge(meta.len()));
     }
+    let stamp = Stamp::from_metadata(&meta);
     let Ok(mut file) = std::fs::File::open(path) else {
-        return Some(SkipReason::Unreadable);
+        return Err(SkipReason::Unreadable);
     };
     let mut head = [0u8; 8192];
     let mut filled = 0;
@@ -272,11 +295,11 @@ fn classify(path: &Path, rel: &str) -> Option<SkipReason> {
         match file.read(&mut head[filled..]) {
             Ok(0) => break,
             Ok(n) => filled += n,
-            Err(_) => return Some(SkipReason::Unreadable),
+            Err(_) => return Err(SkipReason::Unreadable),
         }
     }
     if head[..filled].contains(&0) {
-        return Some(SkipReason::Binary);
+        return Err(SkipReason::Binary);
     }
-    None
+    Ok(stamp)
 }

@@ -1,9 +1,18 @@
-//! `ponder eval`: measurements on the SWE-bench development set in `../shared/eval`.
+//! `ponder eval shortlist`: how well ponder finds where a fix goes, without any model.
 //!
-//! `eval shortlist` prepares each instance's base tree with `prepare.sh`, ranks its files for the
+//! For each instance it prepares the base tree with `prepare.sh`, ranks the files for the
 //! `problem_statement` with ponder's shortlist and with a plain BM25 baseline in the same run,
-//! and prints Acc@1/3/5/10: the share of instances whose gold files are all in the top k.
+//! and prints file-level Acc@1/3/5/10: the share of instances whose gold files are all in the
+//! top k. Then it ranks the functions and classes of the kept files (the shortlist's top
+//! [`KEPT`], as the understand stage would keep them) and of the gold files (a perfect
+//! understand stage), and prints function-level Acc@5/10 against the units the gold patch's
+//! hunks fall in ([`changed_units`]); instances whose gold patch changes only module-level
+//! code have no gold unit and are left out of that measure.
+//!
+//! With `--trees DIR` the prepared trees are kept in DIR and their indexes persisted, so a
+//! second run starts warm; without it every tree is temporary and indexed cold.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -12,7 +21,10 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde::Deserialize;
 
-use crate::repo::{PlainBm25, RepoIndex, Workspace, shortlist};
+use crate::repo::{
+    IndexStore, PlainBm25, RankedSymbol, Workspace, changed_units, open_index, rank_symbols,
+    shortlist,
+};
 
 /// What `ponder eval shortlist` takes.
 #[derive(Debug, Args)]
@@ -26,7 +38,14 @@ pub struct ShortlistEvalArgs {
     /// Only these instance ids (repeatable).
     #[arg(long, value_name = "ID")]
     only: Vec<String>,
-    /// Print the top files of both rankings for every instance.
+    /// Only instances of this repository (`owner/name`, repeatable).
+    #[arg(long, value_name = "REPO")]
+    repo: Vec<String>,
+    /// Keep the prepared trees in this folder and reuse them (and their persisted indexes) on
+    /// the next run.
+    #[arg(long, value_name = "DIR")]
+    trees: Option<PathBuf>,
+    /// Print the top files and functions of the rankings for every instance.
     #[arg(long)]
     verbose: bool,
 }
@@ -38,45 +57,91 @@ struct Instance {
     repo: String,
     problem_statement: String,
     gold_files: Vec<String>,
+    #[serde(default)]
+    gold_patch: Option<String>,
 }
 
-/// The cut-offs reported.
+/// The file-level cut-offs reported.
 const KS: [usize; 4] = [1, 3, 5, 10];
+/// The function-level cut-offs reported.
+const UNIT_KS: [usize; 2] = [5, 10];
 /// How deep the rankings are read to report an instance's rank.
 const DEPTH: usize = 100;
+/// Files of the shortlist whose functions are ranked (what the understand stage keeps).
+const KEPT: usize = 5;
+
+/// One instance's ranks: file-level (ours, plain BM25) and function-level (in the kept files,
+/// in the gold files; `None` inside when a gold unit is not ranked, outer `None` when the gold
+/// patch changes no unit).
+struct Ranks {
+    repo: String,
+    ours: Option<usize>,
+    plain: Option<usize>,
+    units_kept: Option<Option<usize>>,
+    units_gold: Option<Option<usize>>,
+}
 
 pub fn run(args: ShortlistEvalArgs) -> Result<ExitCode> {
-    let instances = load_instances(&args.instances)?;
-    let instances: Vec<Instance> = instances
+    let instances: Vec<Instance> = load_instances(&args.instances)?
         .into_iter()
         .filter(|i| args.only.is_empty() || args.only.contains(&i.instance_id))
+        .filter(|i| args.repo.is_empty() || args.repo.contains(&i.repo))
         .collect();
     if instances.is_empty() {
-        bail!("no instance to evaluate (check --only against the ids in the instances file)");
+        bail!(
+            "no instance to evaluate (check --only and --repo against the instances file's ids \
+             and repositories)"
+        );
     }
     let prepare = super::prepare_script(args.prepare.as_deref(), &args.instances)?;
-    let work = tempfile::Builder::new()
+    let temporary = tempfile::Builder::new()
         .prefix("ponder-eval-")
         .tempdir()
         .context("cannot create a temporary folder for the instances' trees")?;
+    let (trees, store) = match &args.trees {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create the trees folder {}", dir.display()))?;
+            (dir.clone(), IndexStore::from_env())
+        }
+        None => (temporary.path().to_path_buf(), None),
+    };
     println!(
-        "{:<32} {:>6} {:>6}  gold files (rank: ponder / bm25; - = not in top {DEPTH})",
-        "instance", "ponder", "bm25"
+        "{:<32} {:>6} {:>6} {:>5} {:>5}  gold files (rank: ponder / bm25; - = not in top {DEPTH})",
+        "instance", "ponder", "bm25", "fn", "fn*"
     );
-    let mut ponder_ranks = Vec::new();
-    let mut plain_ranks = Vec::new();
+    let mut all = Vec::new();
     let mut index_times = Vec::new();
     for instance in &instances {
-        let dest = work.path().join(&instance.instance_id);
-        super::prepare_tree(&prepare, &instance.instance_id, &dest)?;
+        let dest = trees.join(&instance.instance_id);
+        if !(args.trees.is_some() && dest.join(".git").is_dir()) {
+            if dest.exists() {
+                std::fs::remove_dir_all(&dest).ok();
+            }
+            super::prepare_tree(&prepare, &instance.instance_id, &dest)?;
+        }
         let started = Instant::now();
         let workspace = Workspace::open(&dest)?;
-        let index = RepoIndex::build(&workspace)?;
+        let (index, _) = open_index(&workspace, store.as_ref(), &|_| {})?;
         index_times.push(started.elapsed().as_secs_f64());
-        let ours = shortlist(&index, &instance.problem_statement, DEPTH);
-        let plain = PlainBm25::build(&index).rank(&instance.problem_statement, DEPTH);
-        let ours_rank = rank_of_all(&ours, &instance.gold_files);
-        let plain_rank = rank_of_all(&plain, &instance.gold_files);
+        let issue = &instance.problem_statement;
+        let ours = shortlist(&index, issue, DEPTH);
+        let plain = PlainBm25::build(&index).rank(issue, DEPTH);
+        let kept: Vec<String> = ours.iter().take(KEPT).map(|(p, _)| p.clone()).collect();
+        let gold_units = instance
+            .gold_patch
+            .as_deref()
+            .map(|diff| changed_units(&index, diff))
+            .unwrap_or_default();
+        let by_kept = rank_symbols(&index, issue, &kept, DEPTH);
+        let by_gold = rank_symbols(&index, issue, &instance.gold_files, DEPTH);
+        let ranks = Ranks {
+            repo: instance.repo.clone(),
+            ours: rank_of_all(&ours, &instance.gold_files),
+            plain: rank_of_all(&plain, &instance.gold_files),
+            units_kept: (!gold_units.is_empty()).then(|| unit_rank(&by_kept, &gold_units)),
+            units_gold: (!gold_units.is_empty()).then(|| unit_rank(&by_gold, &gold_units)),
+        };
         let golds: Vec<String> = instance
             .gold_files
             .iter()
@@ -88,11 +153,14 @@ pub fn run(args: ShortlistEvalArgs) -> Result<ExitCode> {
                 )
             })
             .collect();
+        let unit = |r: Option<Option<usize>>| r.map_or("·".to_string(), show);
         println!(
-            "{:<32} {:>6} {:>6}  {}",
+            "{:<32} {:>6} {:>6} {:>5} {:>5}  {}",
             instance.instance_id,
-            show(ours_rank),
-            show(plain_rank),
+            show(ranks.ours),
+            show(ranks.plain),
+            unit(ranks.units_kept),
+            unit(ranks.units_gold),
             golds.join(", ")
         );
         if args.verbose {
@@ -104,54 +172,90 @@ pub fn run(args: ShortlistEvalArgs) -> Result<ExitCode> {
                     .collect();
                 println!("    {name}: {}", top.join(" | "));
             }
-        }
-        ponder_ranks.push((instance.repo.clone(), ours_rank));
-        plain_ranks.push((instance.repo.clone(), plain_rank));
-        std::fs::remove_dir_all(&dest).ok();
-    }
-    println!();
-    println!(
-        "{} instances; an instance counts at k when all its gold files are in the top k",
-        instances.len()
-    );
-    println!(
-        "{:<22} {:>6} {:>6} {:>6} {:>6}",
-        "method", "Acc@1", "Acc@3", "Acc@5", "Acc@10"
-    );
-    for (name, ranks) in [
-        ("ponder shortlist", &ponder_ranks),
-        ("plain BM25", &plain_ranks),
-    ] {
-        let ranks: Vec<Option<usize>> = ranks.iter().map(|(_, r)| *r).collect();
-        println!("{name:<22} {}", accuracy_row(&ranks));
-    }
-    let mut repos: Vec<&String> = ponder_ranks.iter().map(|(r, _)| r).collect();
-    repos.sort();
-    repos.dedup();
-    println!("\nby repository (ponder | plain BM25):");
-    for repo in repos {
-        let pick = |ranks: &[(String, Option<usize>)]| -> Vec<Option<usize>> {
-            ranks
+            let gold: Vec<String> = gold_units.iter().map(|(p, u)| format!("{p}:{u}")).collect();
+            println!("    gold units: {}", gold.join(", "));
+            let top: Vec<String> = by_gold
                 .iter()
-                .filter(|(r, _)| r == repo)
-                .map(|(_, k)| *k)
-                .collect()
-        };
-        let ours = pick(&ponder_ranks);
-        println!(
-            "{:<22} {} | {}  ({} instances)",
-            repo,
-            accuracy_row(&ours),
-            accuracy_row(&pick(&plain_ranks)),
-            ours.len()
-        );
+                .take(5)
+                .map(|s| format!("{}:{} {:.2}", s.path, s.name, s.score))
+                .collect();
+            println!("    fn* top: {}", top.join(" | "));
+        }
+        all.push(ranks);
+        if args.trees.is_none() {
+            std::fs::remove_dir_all(&dest).ok();
+        }
     }
+    report(&all, instances.len());
     index_times.sort_by(f64::total_cmp);
     println!(
-        "\nindex build (open + parse + BM25), median over instances: {:.3} s",
+        "\nindex (open + {}), median over instances: {:.3} s",
+        if store.is_some() {
+            "persisted index, warm when the tree was indexed before"
+        } else {
+            "parse + BM25, cold"
+        },
         index_times[index_times.len() / 2]
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the accuracy tables: overall and by repository, file level then function level.
+fn report(all: &[Ranks], count: usize) {
+    println!();
+    println!(
+        "{count} instances; an instance counts at k when all its gold files (functions) are in \
+         the top k"
+    );
+    println!(
+        "{:<28} {:>6} {:>6} {:>6} {:>6}",
+        "file level", "Acc@1", "Acc@3", "Acc@5", "Acc@10"
+    );
+    let ours: Vec<Option<usize>> = all.iter().map(|r| r.ours).collect();
+    let plain: Vec<Option<usize>> = all.iter().map(|r| r.plain).collect();
+    println!("{:<28} {}", "ponder shortlist", accuracy_row(&ours, &KS));
+    println!("{:<28} {}", "plain BM25", accuracy_row(&plain, &KS));
+    let kept: Vec<Option<usize>> = all.iter().filter_map(|r| r.units_kept).collect();
+    let gold: Vec<Option<usize>> = all.iter().filter_map(|r| r.units_gold).collect();
+    println!(
+        "\n{:<28} {:>6} {:>6}   ({} instances whose gold patch changes a function or class)",
+        "function level",
+        "Acc@5",
+        "Acc@10",
+        kept.len()
+    );
+    println!(
+        "{:<28} {}",
+        format!("fn: in the top {KEPT} files"),
+        accuracy_row(&kept, &UNIT_KS)
+    );
+    println!(
+        "{:<28} {}",
+        "fn*: in the gold files",
+        accuracy_row(&gold, &UNIT_KS)
+    );
+    let mut repos: BTreeMap<&str, Vec<&Ranks>> = BTreeMap::new();
+    for r in all {
+        repos.entry(r.repo.as_str()).or_default().push(r);
+    }
+    println!("\nby repository: file Acc@1/3/5/10 ponder | plain BM25 | function Acc@5/10 fn | fn*");
+    for (repo, ranks) in repos {
+        let pick = |f: &dyn Fn(&Ranks) -> Option<usize>| -> Vec<Option<usize>> {
+            ranks.iter().map(|r| f(r)).collect()
+        };
+        let units = |f: &dyn Fn(&Ranks) -> Option<Option<usize>>| -> Vec<Option<usize>> {
+            ranks.iter().filter_map(|r| f(r)).collect()
+        };
+        println!(
+            "{:<26} {} | {} | {} | {}  ({} instances)",
+            repo,
+            accuracy_row(&pick(&|r| r.ours), &KS),
+            accuracy_row(&pick(&|r| r.plain), &KS),
+            accuracy_row(&units(&|r| r.units_kept), &UNIT_KS),
+            accuracy_row(&units(&|r| r.units_gold), &UNIT_KS),
+            ranks.len()
+        );
+    }
 }
 
 /// The 1-based position by which all of `gold` has appeared in `ranked`, if it does.
@@ -164,13 +268,25 @@ fn rank_of_all(ranked: &[(String, f64)], gold: &[String]) -> Option<usize> {
     Some(worst)
 }
 
+/// The 1-based position by which all gold units have appeared among `ranked`, if they do.
+fn unit_rank(ranked: &[RankedSymbol], gold: &[(String, String)]) -> Option<usize> {
+    let mut worst = 0;
+    for (path, name) in gold {
+        let position = ranked
+            .iter()
+            .position(|s| &s.path == path && &s.name == name)?;
+        worst = worst.max(position + 1);
+    }
+    Some(worst)
+}
+
 fn show(rank: Option<usize>) -> String {
     rank.map_or("-".to_string(), |r| r.to_string())
 }
 
-/// `Acc@k` for each k of [`KS`], in percent.
-fn accuracy_row(ranks: &[Option<usize>]) -> String {
-    KS.iter()
+/// `Acc@k` for each of `ks`, in percent.
+fn accuracy_row(ranks: &[Option<usize>], ks: &[usize]) -> String {
+    ks.iter()
         .map(|&k| {
             let hits = ranks.iter().filter(|r| r.is_some_and(|r| r <= k)).count();
             format!("{:>6.1}", 100.0 * hits as f64 / ranks.len().max(1) as f64)

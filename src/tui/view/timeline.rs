@@ -87,7 +87,8 @@ pub(super) fn render_timeline(frame: &mut Frame, area: Rect, app: &App, theme: &
         Some(Outcome::Stopped { after }) => (format!("stopped after {}", after.name()), "muted"),
     };
     let verdict = Span::styled(format!(" {verdict} "), theme.style(role));
-    let mut right = context_meter(app, theme, area.width);
+    let mut right = indexing(app, theme);
+    right.extend(context_meter(app, theme, area.width));
     right.push(verdict);
     render_left_right(frame, area, Line::from(spans), Line::from(right));
 }
@@ -99,6 +100,19 @@ fn kilo(tokens: u32) -> String {
         1_000..10_000 => format!("{:.1}k", f64::from(tokens) / 1000.0),
         _ => format!("{}k", tokens / 1000),
     }
+}
+
+/// While the repository is being indexed: files done of all, and how many came from the cache.
+fn indexing(app: &App, theme: &Theme) -> Vec<Span<'static>> {
+    let Some(indexing) = app.state.indexing.filter(|i| i.is_running()) else {
+        return Vec::new();
+    };
+    let mut text = format!(" indexing {}/{} files", indexing.done, indexing.total);
+    if indexing.reused > 0 {
+        text.push_str(&format!(", {} cached", indexing.reused));
+    }
+    text.push(' ');
+    vec![Span::styled(text, theme.style("muted"))]
 }
 
 /// The shown stage's context use: its largest request's shared prompt plus its candidates'

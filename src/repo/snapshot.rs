@@ -1,0 +1,182 @@
+//! The persisted form of a [`RepoIndex`]: every file's path, stamp, blob id, text, symbols and
+//! BM25 terms, with one shared vocabulary, encoded with postcard.
+//!
+//! Writing borrows from the index ([`SnapshotRef`]) and reading owns ([`Snapshot`]); the two
+//! encode identically (postcard writes `&str` as `String` and `&[T]` as `Vec<T>`).
+//!
+//! Invariant: [`FORMAT`] changes whenever this layout or what the indexer derives from a file
+//! (parsers, tokenizer, path weight) changes, so a snapshot is never read by a ponder that
+//! would have indexed the same file differently. The `format_fingerprint` test fails when the
+//! derived data of a fixed fixture changes, as a reminder to bump it.
+
+use serde::{Deserialize, Serialize};
+
+use super::RepoIndex;
+use super::fresh::{BlobId, Stamp};
+use super::lang::Lang;
+use super::symbol::Symbol;
+
+/// The snapshot layout and indexing rules this build writes and reads.
+pub const FORMAT: u32 = 1;
+
+/// A snapshot as read back.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Snapshot {
+    /// When the listing whose stamps it holds started (nanoseconds since the Unix epoch).
+    pub listed_ns: u64,
+    pub vocabulary: Vec<String>,
+    pub files: Vec<StoredFile>,
+}
+
+/// One file as read back.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct StoredFile {
+    pub path: String,
+    pub stamp: Stamp,
+    pub blob: BlobId,
+    pub lang: Option<Lang>,
+    pub has_errors: bool,
+    pub text: String,
+    pub symbols: Vec<Symbol>,
+    /// The BM25 document: `(term id in the vocabulary, count)`.
+    pub terms: Vec<(u32, u32)>,
+}
+
+/// A snapshot as written, borrowing the index.
+#[derive(Serialize)]
+struct SnapshotRef<'a> {
+    listed_ns: u64,
+    vocabulary: Vec<&'a str>,
+    files: Vec<StoredFileRef<'a>>,
+}
+
+#[derive(Serialize)]
+struct StoredFileRef<'a> {
+    path: &'a str,
+    stamp: Stamp,
+    blob: BlobId,
+    lang: Option<Lang>,
+    has_errors: bool,
+    text: &'a str,
+    symbols: &'a [Symbol],
+    terms: Vec<(u32, u32)>,
+}
+
+/// Encodes `index`, whose stamps were taken by a listing that started at `listed_ns`.
+pub(crate) fn encode(index: &RepoIndex, listed_ns: u64) -> Result<Vec<u8>, postcard::Error> {
+    let (vocabulary, mut docs) = index.bm25().export();
+    let files = index
+        .slots()
+        .iter()
+        .enumerate()
+        .filter_map(|(slot, file)| {
+            let file = file.as_ref()?;
+            Some(StoredFileRef {
+                path: &file.path,
+                stamp: file.stamp,
+                blob: file.blob,
+                lang: file.lang,
+                has_errors: file.has_errors,
+                text: &file.text,
+                symbols: &file.symbols,
+                terms: docs
+                    .get_mut(slot)
+                    .and_then(Option::take)
+                    .unwrap_or_default(),
+            })
+        })
+        .collect();
+    postcard::to_allocvec(&SnapshotRef {
+        listed_ns,
+        vocabulary,
+        files,
+    })
+}
+
+/// Decodes a snapshot's payload.
+pub(crate) fn decode(payload: &[u8]) -> Result<Snapshot, postcard::Error> {
+    postcard::from_bytes(payload)
+}
+
+#[cfg(test)]
+mod tests {
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+    use crate::repo::Workspace;
+
+    fn fixture() -> (tempfile::TempDir, RepoIndex) {
+        let dir = tempfile::tempdir().unwrap();
+        git2::Repository::init(dir.path()).unwrap();
+        let files = [
+            (
+                "pkg/models.py",
+                "\"\"\"Models.\"\"\"\nLIMIT = 3\n\nclass Session(Base):\n    \"\"\"A session.\"\"\"\n    def send(self, request, **kwargs):\n        return self.adapter.send(request)\n\n@cache\ndef get_adapter(url):\n    return HTTPAdapter(url)\n",
+            ),
+            (
+                "src/lib.rs",
+                "/// Parses.\npub fn parse_config(text: &str) -> Config {\n    Config::default()\n}\npub struct Config { name: String }\nimpl Config { fn name(&self) -> &str { &self.name } }\n",
+            ),
+            (
+                "web/app.ts",
+                "export class Router {\n  route(path: string): void {}\n}\nexport function makeRouter() { return new Router(); }\n",
+            ),
+            ("README.md", "# Fixture\nRead the `Session` docs.\n"),
+        ];
+        for (path, text) in files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        let index = RepoIndex::build(&Workspace::open(dir.path()).unwrap()).unwrap();
+        (dir, index)
+    }
+
+    #[test]
+    fn an_index_round_trips() {
+        let (_dir, index) = fixture();
+        let payload = encode(&index, 42).unwrap();
+        let snapshot = decode(&payload).unwrap();
+        assert_eq!(snapshot.listed_ns, 42);
+        assert_eq!(snapshot.files.len(), index.len());
+        for stored in &snapshot.files {
+            let file = index.file(&stored.path).unwrap();
+            assert_eq!(stored.text, file.text);
+            assert_eq!(stored.symbols, file.symbols);
+            assert_eq!((stored.stamp, stored.blob), (file.stamp, file.blob));
+        }
+        assert!(decode(&payload[..payload.len() / 2]).is_err());
+    }
+
+    /// What the indexer derives from a fixed fixture, hashed. When this fails, the parsers,
+    /// the tokenizer or the snapshot layout changed: bump [`FORMAT`] (so old snapshots are
+    /// rebuilt, not trusted) and put the new hash here.
+    #[test]
+    fn format_fingerprint() {
+        let (_dir, index) = fixture();
+        let mut hasher = Sha256::new();
+        let (vocabulary, docs) = index.bm25().export();
+        for (_, file) in index.files() {
+            hasher.update(file.path.as_bytes());
+            hasher.update(format!("{:?}{:?}", file.lang, file.symbols).as_bytes());
+            let slot = index.slot_of(&file.path).unwrap();
+            let mut terms: Vec<(&str, u32)> = docs[slot]
+                .as_ref()
+                .unwrap()
+                .iter()
+                .map(|&(id, n)| (vocabulary[id as usize], n))
+                .collect();
+            terms.sort();
+            hasher.update(format!("{terms:?}").as_bytes());
+        }
+        let digest: String = hasher.finalize()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            (FORMAT, digest.as_str()),
+            (1, "e450e48f0bc438db"),
+            "the indexer's output changed: bump snapshot::FORMAT and update this fingerprint"
+        );
+    }
+}
