@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -9,7 +10,9 @@ use clap::Args;
 
 use crate::event::{Issue, Outcome, SearchSettings, SearchStrategy, Settings};
 use crate::model::Engine;
-use crate::model::llama::{LlamaConfig, LlamaEngine};
+use crate::model::llama::background::{BackgroundEngine, LoadProgress};
+use crate::model::llama::plan::Demand;
+use crate::model::llama::{LlamaConfig, LoadOptions};
 use crate::model::openai::{OpenAiConfig, OpenAiEngine};
 use crate::model::scripted::ScriptedEngine;
 use crate::pipeline::{self, SessionSpec};
@@ -155,6 +158,8 @@ pub fn fix(args: FixArgs) -> Result<ExitCode> {
     };
     let mut settings = config::load_settings()?;
     settings.test_cmd = args.test_cmd.or(settings.test_cmd);
+    args.run.apply(&mut settings);
+    let mut loading = None;
     let engine: Box<dyn Engine> = match args.script {
         Some(script) => Box::new(ScriptedEngine::from_file(&script)?.with_pace(pace(&args.run))),
         None => {
@@ -170,12 +175,25 @@ pub fn fix(args: FixArgs) -> Result<ExitCode> {
                 }
                 Box::new(OpenAiEngine::connect(openai)?)
             } else {
-                Box::new(LlamaEngine::load(llama)?)
+                // Planned now (a model that cannot fit is refused here), loaded in the
+                // background while the interface starts and the repository is indexed.
+                let engine = BackgroundEngine::start(
+                    llama,
+                    LoadOptions {
+                        demand: Some(Demand::of_settings(&settings, PROMPT_ESTIMATE)),
+                        ..LoadOptions::default()
+                    },
+                )?;
+                loading = Some(engine.progress());
+                Box::new(engine)
             }
         }
     };
-    run_session(args.repo, issue, settings, &args.run, engine)
+    run_session_loading(args.repo, issue, settings, &args.run, engine, loading)
 }
+
+/// Prompt tokens a stage is planned for before the prompts are known.
+const PROMPT_ESTIMATE: u64 = 4096;
 
 fn pace(run: &RunArgs) -> Duration {
     Duration::from_millis(run.pace_ms.unwrap_or(if run.headless { 0 } else { 12 }))
@@ -184,9 +202,20 @@ fn pace(run: &RunArgs) -> Duration {
 fn run_session(
     repo: PathBuf,
     issue: Issue,
+    settings: Settings,
+    run: &RunArgs,
+    engine: Box<dyn Engine>,
+) -> Result<ExitCode> {
+    run_session_loading(repo, issue, settings, run, engine, None)
+}
+
+fn run_session_loading(
+    repo: PathBuf,
+    issue: Issue,
     mut settings: Settings,
     run: &RunArgs,
     engine: Box<dyn Engine>,
+    loading: Option<Arc<LoadProgress>>,
 ) -> Result<ExitCode> {
     run.apply(&mut settings);
     settings.allow_unsandboxed = run.allow_unsandboxed;
@@ -211,16 +240,62 @@ fn run_session(
     };
     let running = pipeline::start(spec, engine)?;
     let outcome = match theme {
-        None => headless::run(running)?,
-        Some(theme) => tui::run(running, theme)?,
+        None => {
+            if let Some(loading) = &loading {
+                report_loading(loading.clone());
+            }
+            headless::run(running)?
+        }
+        Some(theme) => tui::run_loading(running, theme, loading)?,
     };
     eprintln!("{}", describe(&outcome));
+    if let Some(line) = prompt_summary(&journal) {
+        eprintln!("{line}");
+    }
     eprintln!("model code ran in: {sandbox}");
     eprintln!("journal: {}", journal.display());
     Ok(if outcome.is_verified() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    })
+}
+
+/// Headless: the load's progress as JSON lines (`{"kind":"model_loading","fraction":…}`) on
+/// stdout beside the events, every 5 %, until it ends.
+fn report_loading(loading: Arc<LoadProgress>) {
+    std::thread::spawn(move || {
+        let mut shown = -1i32;
+        while let Some(fraction) = loading.loading() {
+            let step = (fraction * 20.0) as i32;
+            if step != shown {
+                shown = step;
+                println!(
+                    "{}",
+                    serde_json::json!({ "kind": "model_loading", "fraction": fraction })
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        if !loading.failed() {
+            println!(
+                "{}",
+                serde_json::json!({ "kind": "model_loading", "fraction": 1.0 })
+            );
+        }
+    });
+}
+
+/// The session's prompt tokens and how many the engine's cache held, read back from the journal.
+fn prompt_summary(journal: &std::path::Path) -> Option<String> {
+    let read = session::read_journal(journal).ok()?;
+    let (tokens, cached) =
+        crate::event::SessionState::from_envelopes(&read.envelopes).prompt_tokens();
+    (tokens > 0).then(|| {
+        format!(
+            "prompt tokens: {tokens}, of which {cached} came from the engine's cache ({:.0}%)",
+            100.0 * cached as f64 / tokens as f64
+        )
     })
 }
 

@@ -14,8 +14,8 @@ mod state;
 pub use command::{Aborted, Command, Control, GateDecision, Steering};
 pub use emitter::{Emitter, Replay, is_user_event};
 pub use state::{
-    CandidateState, CandidateStatus, ErrorState, PatchState, SessionState, StageState, StageStatus,
-    TestRunState, ToolCallState,
+    CandidateState, CandidateStatus, ErrorState, PatchState, RequestState, SessionState,
+    StageState, StageStatus, TestRunState, ToolCallState,
 };
 
 use serde::{Deserialize, Serialize};
@@ -401,6 +401,10 @@ pub enum Event {
         /// The prompt's length in the engine's tokens, when the engine can count them.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         tokens: Option<u32>,
+        /// Of those, tokens the engine did not decode again: its prefix cache held them (as
+        /// OpenAI's `usage.prompt_tokens_details.cached_tokens`), when it says.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cached_tokens: Option<u32>,
     },
     Token {
         stage: Stage,

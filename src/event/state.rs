@@ -72,8 +72,18 @@ pub struct StageState {
     /// Session time the stage started and finished, in milliseconds.
     pub started_ms: Option<u64>,
     pub finished_ms: Option<u64>,
-    /// Each request for candidates: its prompt's tokens (when counted) and the beams it answers.
-    pub requests: Vec<(Option<u32>, Vec<Beam>)>,
+    /// Each request for candidates, in order.
+    pub requests: Vec<RequestState>,
+}
+
+/// One request for candidates: its prompt's size and the beams it answers.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RequestState {
+    /// The prompt's tokens, when the engine counted them.
+    pub tokens: Option<u32>,
+    /// Of those, tokens its cache held, when the engine said.
+    pub cached_tokens: Option<u32>,
+    pub beams: Vec<Beam>,
 }
 
 impl StageState {
@@ -90,15 +100,27 @@ impl StageState {
     pub fn context_used(&self) -> Option<u32> {
         self.requests
             .iter()
-            .filter_map(|(prompt, beams)| {
-                let generated: u32 = beams
+            .filter_map(|request| {
+                let generated: u32 = request
+                    .beams
                     .iter()
                     .filter_map(|b| self.get(*b))
                     .map(|c| c.think_tokens + c.answer_tokens)
                     .sum();
-                prompt.map(|p| p + generated)
+                request.tokens.map(|p| p + generated)
             })
             .max()
+    }
+
+    /// Prompt tokens of this stage's requests, and how many of them came from a cache (both
+    /// summed over the requests that say).
+    pub fn prompt_tokens(&self) -> (u64, u64) {
+        self.requests.iter().fold((0, 0), |(tokens, cached), r| {
+            (
+                tokens + u64::from(r.tokens.unwrap_or(0)),
+                cached + u64::from(r.cached_tokens.unwrap_or(0)),
+            )
+        })
     }
 
     /// A candidate by beam number.
@@ -447,11 +469,14 @@ impl SessionState {
                 stage,
                 beams,
                 tokens,
+                cached_tokens,
                 ..
             } => {
-                self.stages[stage.index()]
-                    .requests
-                    .push((*tokens, beams.clone()));
+                self.stages[stage.index()].requests.push(RequestState {
+                    tokens: *tokens,
+                    cached_tokens: *cached_tokens,
+                    beams: beams.clone(),
+                });
             }
             Event::SessionFinished { outcome } => {
                 self.outcome = Some(outcome.clone());
@@ -505,6 +530,14 @@ impl SessionState {
     /// True once the session has finished, however it ended.
     pub fn is_finished(&self) -> bool {
         self.outcome.is_some()
+    }
+
+    /// Prompt tokens of the whole session and how many of them came from a cache.
+    pub fn prompt_tokens(&self) -> (u64, u64) {
+        self.stages
+            .iter()
+            .map(StageState::prompt_tokens)
+            .fold((0, 0), |(a, b), (c, d)| (a + c, b + d))
     }
 
     /// The latest patch, if any (the one shown and offered).

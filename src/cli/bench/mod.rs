@@ -5,6 +5,7 @@ mod engine;
 mod index;
 mod search;
 mod tui;
+mod workload;
 
 use std::process::ExitCode;
 

@@ -227,7 +227,7 @@ pub fn sampler_chain(
 }
 
 /// One candidate being decoded.
-struct Candidate {
+pub struct Candidate {
     beam: Beam,
     think_sampler: LlamaSampler,
     answer_sampler: LlamaSampler,
@@ -249,7 +249,7 @@ struct Candidate {
 }
 
 impl Candidate {
-    fn new(
+    pub(super) fn new(
         model: &LlamaModel,
         request: &GenerateRequest,
         beam: Beam,
@@ -282,6 +282,58 @@ impl Candidate {
             logits_at: 0,
             feed: Vec::new(),
         })
+    }
+
+    /// Where its next token goes and which logits it samples from.
+    pub(super) fn set_logits(&mut self, pos: i32, logits_at: i32) {
+        self.pos = pos;
+        self.logits_at = logits_at;
+    }
+
+    /// [`Candidate::step`], returning the tokens to feed next (none when it is done).
+    pub(super) fn next(
+        &mut self,
+        model: &LlamaModel,
+        ctx: &LlamaContext<'_>,
+        request: &GenerateRequest,
+        close: &[LlamaToken],
+        sink: &mut dyn TokenSink,
+    ) -> Vec<LlamaToken> {
+        self.step(model, ctx, request, close, sink);
+        std::mem::take(&mut self.feed)
+    }
+
+    /// Tokens it was given to feed outside a step (a forced answer's close), taken.
+    pub(super) fn take_feed(&mut self) -> Vec<LlamaToken> {
+        std::mem::take(&mut self.feed)
+    }
+
+    pub(super) fn is_done(&self) -> bool {
+        self.done
+    }
+
+    pub(super) fn is_thinking(&self) -> bool {
+        !self.done && self.splitter.is_thinking()
+    }
+
+    pub(super) fn is_answering(&self) -> bool {
+        self.splitter.is_answering()
+    }
+
+    pub(super) fn beam(&self) -> Beam {
+        self.beam
+    }
+
+    /// Closes its thinking now (the cache is filling) so it answers while there is room: what
+    /// reaching the think budget does.
+    pub(super) fn force_answer(&mut self, close: &[LlamaToken], sink: &mut dyn TokenSink) {
+        let rest = self.utf8.finish();
+        self.route(&rest, sink);
+        for (channel, piece) in self.splitter.force_answer() {
+            self.emit(channel, &piece, sink);
+        }
+        self.forced = true;
+        self.feed.extend_from_slice(close);
     }
 
     /// Samples this candidate's next token and decides what to feed next (or that it is done).
@@ -356,7 +408,7 @@ impl Candidate {
         }
     }
 
-    fn finish(&mut self, sink: &mut dyn TokenSink) {
+    pub(super) fn finish(&mut self, sink: &mut dyn TokenSink) {
         let rest = self.utf8.finish();
         self.route(&rest, sink);
         for (channel, piece) in self.splitter.finish() {
@@ -370,7 +422,7 @@ impl Candidate {
         self.done = true;
     }
 
-    fn into_generation(self) -> Generation {
+    pub(super) fn into_generation(self) -> Generation {
         Generation {
             beam: self.beam,
             think: self.think,

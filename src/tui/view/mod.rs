@@ -313,9 +313,28 @@ fn render_timeline(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Some(Outcome::Aborted) => ("aborted".to_string(), "fail"),
     };
     let verdict = Span::styled(format!(" {verdict} "), theme.style(role));
-    let mut right = context_meter(app, theme, area.width);
+    let mut right = loading_bar(app, theme);
+    right.extend(context_meter(app, theme, area.width));
     right.push(verdict);
     render_left_right(frame, area, Line::from(spans), Line::from(right));
+}
+
+/// The model's weights loading in the background: a bar and the share loaded.
+fn loading_bar(app: &App, theme: &Theme) -> Vec<Span<'static>> {
+    let Some(fraction) = app.view.loading else {
+        return Vec::new();
+    };
+    const CELLS: usize = 10;
+    let full = ((fraction.clamp(0.0, 1.0) * CELLS as f32).round() as usize).min(CELLS);
+    vec![
+        Span::styled(" loading model ", theme.style("muted")),
+        Span::styled("▰".repeat(full), theme.style("meter")),
+        Span::styled("▱".repeat(CELLS - full), theme.style("muted")),
+        Span::styled(
+            format!(" {:>3.0}% ", fraction * 100.0),
+            theme.style("muted"),
+        ),
+    ]
 }
 
 /// Tokens in thousands, one decimal below 10k: `850`, `3.2k`, `32k`.
@@ -328,7 +347,8 @@ fn kilo(tokens: u32) -> String {
 }
 
 /// The shown stage's context use: its largest request's shared prompt plus its candidates'
-/// tokens, against the engine's context when the engine says how large it is.
+/// tokens, against the engine's context when the engine says how large it is; then the share of
+/// the stage's prompt tokens that came from the engine's cache, when it reported any.
 fn context_meter(app: &App, theme: &Theme, width: u16) -> Vec<Span<'static>> {
     let Some(used) = app.state.stage(app.shown_stage()).context_used() else {
         return Vec::new();
@@ -355,6 +375,14 @@ fn context_meter(app: &App, theme: &Theme, width: u16) -> Vec<Span<'static>> {
             format!("{} tok ", kilo(used)),
             theme.style("muted"),
         )),
+    }
+    // How much of the stage's prompts the engine's cache held (not decoded again).
+    let (prompt, cached) = app.state.stage(app.shown_stage()).prompt_tokens();
+    if cached > 0 && prompt > 0 && width >= 80 {
+        spans.push(Span::styled(
+            format!("· {}% cached ", cached * 100 / prompt),
+            theme.style("muted"),
+        ));
     }
     spans
 }
