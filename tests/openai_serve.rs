@@ -492,7 +492,13 @@ fn completions_and_per_token_logprobs_for_every_candidate() {
             .map(|c| c["logprobs"]["top_logprobs"][0].clone())
             .collect();
         assert!(!tokens.is_empty(), "no logprobs for choice {index}: {body}");
-        assert!(tokens.iter().all(|t| t.as_object().unwrap().len() == 3));
+        // Up to three alternatives (byte tokens that are not whole characters share a text key).
+        assert!(
+            tokens
+                .iter()
+                .all(|t| (1..=3).contains(&t.as_object().unwrap().len())),
+            "{tokens:?}"
+        );
     }
     // Whole, chat, n = 2: logprobs.content has one entry per answer token.
     let (status, body) = http(
