@@ -6,6 +6,7 @@
 //! ```toml
 //! budget = 4              # N and k per stage derive from it (see SearchSettings::for_budget)
 //! search = "beam"         # or "evolve"
+//! think = "auto"          # "on": think in <think> tags; "off": answer at once; "auto": from the model
 //! think_budget = 4096     # tokens of thinking per candidate
 //! test_cmd = "pytest -q"
 //! theme = "light"       # dark, light, high-contrast, or themes/NAME.toml beside this file
@@ -21,7 +22,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
-use crate::event::{SearchSettings, SearchStrategy, Settings, Stage};
+use crate::event::{SearchSettings, SearchStrategy, Settings, Stage, ThinkMode};
 
 /// Keys of the config file; all optional.
 #[derive(Debug, Default, Deserialize)]
@@ -33,6 +34,7 @@ pub struct ConfigFile {
     pub population: Option<u32>,
     pub repair_rounds: Option<u32>,
     pub gate: Option<bool>,
+    pub think: Option<ThinkMode>,
     pub think_budget: Option<u32>,
     pub answer_budget: Option<u32>,
     pub temperature: Option<f32>,
@@ -73,6 +75,7 @@ pub fn default_settings() -> Settings {
         search: SearchSettings::default(),
         allow_unsandboxed: false,
         sandbox: None,
+        think: ThinkMode::Auto,
     }
 }
 
@@ -83,6 +86,15 @@ pub fn config_path() -> Option<PathBuf> {
     }
     directories::ProjectDirs::from("dev", "ponder", "ponder")
         .map(|d| d.config_dir().join("config.toml"))
+}
+
+/// Where downloaded models are kept (`scripts/models.sh` fetches the small test models there):
+/// `$PONDER_MODELS_DIR`, else the platform's cache directory (`~/.cache/ponder/models` on Linux).
+pub fn models_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("PONDER_MODELS_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    directories::ProjectDirs::from("dev", "ponder", "ponder").map(|d| d.cache_dir().join("models"))
 }
 
 /// Defaults laid over by the config file, if there is one.
@@ -114,6 +126,7 @@ pub fn apply(settings: &mut Settings, file: ConfigFile) -> Result<()> {
         population,
         repair_rounds,
         gate,
+        think,
         think_budget,
         answer_budget,
         temperature,
@@ -147,6 +160,7 @@ pub fn apply(settings: &mut Settings, file: ConfigFile) -> Result<()> {
         s.think[index] = over.think_budget.or(s.think[index]);
         s.answer[index] = over.answer_budget.or(s.answer[index]);
     }
+    settings.think = think.unwrap_or(settings.think);
     settings.think_budget = think_budget.unwrap_or(settings.think_budget);
     settings.answer_budget = answer_budget.unwrap_or(settings.answer_budget);
     settings.temperature = temperature.unwrap_or(settings.temperature);
@@ -168,8 +182,11 @@ mod tests {
 
     #[test]
     fn file_keys_override_defaults_and_unknown_keys_are_refused() {
-        let settings = parse("think_budget = 10\ntest_cmd = \"make test\"").unwrap();
+        let settings =
+            parse("think_budget = 10\nthink = \"off\"\ntest_cmd = \"make test\"").unwrap();
         assert_eq!(settings.think_budget, 10);
+        assert_eq!(settings.think, ThinkMode::Off);
+        assert!(parse("think = \"maybe\"").is_err());
         assert_eq!(settings.test_cmd.as_deref(), Some("make test"));
         assert_eq!(settings.answer_budget, default_settings().answer_budget);
         assert!(toml::from_str::<ConfigFile>("thinking = 3").is_err());

@@ -11,9 +11,14 @@ use crate::pipeline::{RunningSession, SessionHandle};
 /// Prints every event until the session finishes, taking commands from stdin; returns how it ended.
 pub fn run(mut session: RunningSession) -> Result<Outcome> {
     let handle = session.handle.clone();
+    // While stdin is open, a stage with no usable candidate waits for a command on it.
+    handle.set_steerable(true);
     std::thread::Builder::new()
         .name("ponder-stdin".into())
-        .spawn(move || read_commands(std::io::stdin().lock(), &handle))?;
+        .spawn(move || {
+            read_commands(std::io::stdin().lock(), &handle);
+            handle.set_steerable(false);
+        })?;
     let stdout = std::io::stdout();
     while let Some(envelope) = session.events.blocking_recv() {
         let mut out = stdout.lock();
@@ -50,7 +55,9 @@ pub fn parse_command(line: &str) -> Result<Command> {
         anyhow::anyhow!(
             "ignored the command {line:?}: {err}. Commands are JSON lines such as \
              {{\"command\":\"pin\",\"stage\":\"patch\",\"beam\":2}}, {{\"command\":\"continue\"}}, \
-             {{\"command\":\"pause\"}} or {{\"command\":\"abort\"}}"
+             {{\"command\":\"pause\"}}, {{\"command\":\"reroll\",\"stage\":\"understand\",\"temperature\":1.0}}, \
+             {{\"command\":\"answer\",\"stage\":\"understand\",\"answer\":\"[\\\"a.py\\\"]\"}} or \
+             {{\"command\":\"abort\"}}"
         )
     })
 }

@@ -1,6 +1,7 @@
 //! ponder: fix an issue in a local repository with a local model, thinking longer rather than
 //! larger. See `DESIGN` in the README: everything is an [`event::Event`], state is their fold.
 
+pub mod answer;
 pub mod assets;
 pub mod cli;
 pub mod config;

@@ -79,6 +79,7 @@ fn finishing_scoring_and_pruning_set_candidate_status() {
             think_tokens: 10,
             answer_tokens: 5,
             forced_answer: true,
+            notes: Vec::new(),
         },
         Event::Scored {
             stage: Stage::Patch,

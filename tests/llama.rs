@@ -556,7 +556,7 @@ fn built_grammars_keep_answers_to_the_given_files() {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let grammar = ponder::model::grammar::json_list_of(&files, 3);
+    let grammar = ponder::answer::grammar::json_list_of(&files, 3);
     let (_dir, path) = tiny(Arch::Llama);
     let mut engine = engine(&path);
     let mut picked = 0;

@@ -590,6 +590,8 @@ fn two_concurrent_requests_both_stream_while_the_first_is_still_decoding() {
     let second_first = *second_times.lock().unwrap().first().unwrap();
     // The second request streamed and finished while the first was still decoding.
     assert!(second_first < first_last && second_done < first_last);
+    // Both served (the long answer's repetition may be cut and asked for again: more).
     let health = get_health(&server);
-    assert_eq!(health["served"], 2, "{health}");
+    assert!(health["served"].as_u64().unwrap() >= 2, "{health}");
+    assert_eq!(health["failed"], 0, "{health}");
 }

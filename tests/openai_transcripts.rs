@@ -363,7 +363,7 @@ fn no_server_listening_is_a_clear_error_after_the_retries() {
 
 fn with_grammar(n: u32) -> GenerateRequest {
     let mut req = request(n);
-    req.grammar = Some(ponder::model::grammar::json_list_of(
+    req.grammar = Some(ponder::answer::grammar::json_list_of(
         &["minicfg/loader.py".to_string()],
         1,
     ));

@@ -2,7 +2,7 @@
 
 mod bench;
 mod doctor;
-mod eval;
+pub mod eval;
 mod export;
 mod replay;
 mod resume;

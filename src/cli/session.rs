@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use crate::event::{Issue, Outcome, SearchSettings, SearchStrategy, Settings};
+use crate::event::{Issue, Outcome, SearchSettings, SearchStrategy, Settings, ThinkMode};
 use crate::model::Engine;
 use crate::model::llama::background::{BackgroundEngine, LoadProgress};
 use crate::model::llama::plan::Demand;
@@ -52,6 +52,21 @@ pub struct RunArgs {
     /// Run model-written code even where ponder cannot sandbox it (no network/filesystem limits).
     #[arg(long)]
     allow_unsandboxed: bool,
+    /// Whether the model thinks in <think> tags before answering: `on`, `off`, or `auto` (decided
+    /// from the model's chat template and vocabulary; default: config `think`, else auto).
+    #[arg(long, value_enum, value_name = "MODE")]
+    think: Option<ThinkArg>,
+    /// Tokens of thinking per candidate (default: config `think_budget`, else 4096).
+    #[arg(long, value_name = "N")]
+    think_budget: Option<u32>,
+}
+
+/// `--think` values.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ThinkArg {
+    Auto,
+    On,
+    Off,
 }
 
 /// `--search` values.
@@ -81,6 +96,16 @@ impl RunArgs {
         if let Some(timeout) = self.test_timeout {
             settings.test_timeout_s = timeout;
         }
+        match self.think {
+            Some(ThinkArg::Auto) => settings.think = ThinkMode::Auto,
+            Some(ThinkArg::On) => settings.think = ThinkMode::On,
+            Some(ThinkArg::Off) => settings.think = ThinkMode::Off,
+            None => {}
+        }
+        if let Some(budget) = self.think_budget {
+            settings.think_budget = budget;
+            settings.search.think = [None; 4];
+        }
     }
 }
 
@@ -92,6 +117,10 @@ pub struct DemoArgs {
     /// Keep the demo repository after exiting (its path is printed).
     #[arg(long)]
     keep: bool,
+    /// Run the demo with this GGUF model instead of the scripted responses: a real, unscripted
+    /// fix of the demo project (small models are fetched by scripts/models.sh).
+    #[arg(long, value_name = "FILE")]
+    model: Option<PathBuf>,
 }
 
 /// What `ponder fix` takes.
@@ -123,20 +152,46 @@ pub struct FixArgs {
 }
 
 pub fn demo(args: DemoArgs) -> Result<ExitCode> {
-    let repo = demo_repo::prepare()?;
     let mut settings = config::default_settings();
-    settings.test_cmd = Some(demo_repo::TEST_CMD.to_string());
     // The demo shows the search: four candidates a stage unless told otherwise.
     settings.search = SearchSettings::for_budget(demo_repo::BUDGET);
-    let engine = ScriptedEngine::from_toml(demo_repo::script()?, "the built-in demo script")?
-        .with_source(crate::event::EngineSource::DemoScript)
-        .with_pace(pace(&args.run));
+    let mut loading = None;
+    let engine: Box<dyn Engine> = match &args.model {
+        Some(model) => {
+            // A real model: the user's config for the engine and the search, the demo's project.
+            settings = config::load_settings()?;
+            args.run.apply(&mut settings);
+            let mut llama = LlamaConfig::load()?;
+            llama.model = Some(model.clone());
+            let engine = BackgroundEngine::start(
+                llama,
+                LoadOptions {
+                    demand: Some(Demand::of_settings(&settings, PROMPT_ESTIMATE)),
+                    ..LoadOptions::default()
+                },
+            )?;
+            eprintln!(
+                "demo with a real model, unscripted: {}",
+                engine.info().description
+            );
+            loading = Some(engine.progress());
+            Box::new(engine)
+        }
+        None => Box::new(
+            ScriptedEngine::from_toml(demo_repo::script()?, "the built-in demo script")?
+                .with_source(crate::event::EngineSource::DemoScript)
+                .with_pace(pace(&args.run)),
+        ),
+    };
+    let repo = demo_repo::prepare()?;
+    settings.test_cmd = Some(demo_repo::TEST_CMD.to_string());
     let code = run_session(
         repo.root().to_path_buf(),
         demo_repo::issue()?,
         settings,
         &args.run,
-        Box::new(engine),
+        engine,
+        loading,
     );
     if args.keep {
         eprintln!("demo repository kept at {}", repo.keep().display());
@@ -189,7 +244,7 @@ pub fn fix(args: FixArgs) -> Result<ExitCode> {
             }
         }
     };
-    run_session_loading(args.repo, issue, settings, &args.run, engine, loading)
+    run_session(args.repo, issue, settings, &args.run, engine, loading)
 }
 
 /// Prompt tokens a stage is planned for before the prompts are known.
@@ -200,16 +255,6 @@ fn pace(run: &RunArgs) -> Duration {
 }
 
 fn run_session(
-    repo: PathBuf,
-    issue: Issue,
-    settings: Settings,
-    run: &RunArgs,
-    engine: Box<dyn Engine>,
-) -> Result<ExitCode> {
-    run_session_loading(repo, issue, settings, run, engine, None)
-}
-
-fn run_session_loading(
     repo: PathBuf,
     issue: Issue,
     mut settings: Settings,

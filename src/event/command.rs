@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::{Beam, Stage};
 
 /// A request from the user to the running pipeline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum Command {
     Pause,
@@ -39,9 +39,22 @@ pub enum Command {
         beam: Beam,
         answer: String,
     },
-    /// Generate the stage's candidates again (at a gate).
+    /// Generate the stage's candidates again (at a gate, or where a stage has no usable
+    /// candidate), with new seeds and, if given, another temperature, think budget or number of
+    /// candidates.
     Reroll {
         stage: Stage,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        temperature: Option<f32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        think_budget: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        n: Option<u32>,
+    },
+    /// An answer the user wrote: a new candidate of the stage, parsed and scored like the others.
+    Answer {
+        stage: Stage,
+        answer: String,
     },
     /// Wait for the user at every stage boundary (`on`), or stop waiting.
     Gate {
@@ -63,6 +76,26 @@ impl Command {
     }
 }
 
+impl Command {
+    /// A plain re-roll of `stage`: new seeds, same settings.
+    pub fn reroll(stage: Stage) -> Command {
+        Command::Reroll {
+            stage,
+            temperature: None,
+            think_budget: None,
+            n: None,
+        }
+    }
+}
+
+/// How a re-roll changes the stage's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct RerollOptions {
+    pub temperature: Option<f32>,
+    pub think_budget: Option<u32>,
+    pub n: Option<u32>,
+}
+
 /// What the pipeline should do after a gate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GateDecision {
@@ -80,7 +113,10 @@ struct Flags {
     pins: HashSet<(Stage, Beam)>,
     drops: HashSet<(Stage, Beam)>,
     edits: HashMap<(Stage, Beam), String>,
-    rerolls: HashSet<Stage>,
+    answers: Vec<(Stage, String)>,
+    rerolls: HashMap<Stage, RerollOptions>,
+    /// Someone can answer when a stage is stuck (an interface, or headless stdin still open).
+    steerable: bool,
     rejected_hunks: Vec<(Beam, u32)>,
 }
 
@@ -110,6 +146,8 @@ pub struct Steering {
     pub drops: HashSet<Beam>,
     /// Answers replaced by the user, not yet applied.
     pub edits: HashMap<Beam, String>,
+    /// Answers the user wrote as new candidates, not yet applied.
+    pub answers: Vec<String>,
 }
 
 impl Control {
@@ -149,9 +187,24 @@ impl Control {
             } => {
                 flags.edits.insert((stage, beam), answer);
             }
-            Command::Reroll { stage } => {
-                flags.rerolls.insert(stage);
+            Command::Reroll {
+                stage,
+                temperature,
+                think_budget,
+                n,
+            } => {
+                flags.rerolls.insert(
+                    stage,
+                    RerollOptions {
+                        temperature,
+                        think_budget,
+                        n,
+                    },
+                );
                 flags.released = Some(GateDecision::Reroll);
+            }
+            Command::Answer { stage, answer } => {
+                flags.answers.push((stage, answer));
             }
             Command::Gate { on } => flags.gate = on,
             Command::Continue => flags.released = Some(GateDecision::Continue),
@@ -230,7 +283,41 @@ impl Control {
             .into_iter()
             .filter_map(|key| flags.edits.remove(&key).map(|answer| (key.1, answer)))
             .collect();
-        Steering { pins, drops, edits }
+        let (mine, others): (Vec<_>, Vec<_>) = std::mem::take(&mut flags.answers)
+            .into_iter()
+            .partition(|(s, _)| *s == stage);
+        flags.answers = others;
+        let answers = mine.into_iter().map(|(_, a)| a).collect();
+        Steering {
+            pins,
+            drops,
+            edits,
+            answers,
+        }
+    }
+
+    /// Says whether someone can answer when a stage is stuck; wakes a pipeline waiting for one.
+    pub fn set_steerable(&self, steerable: bool) {
+        self.lock().steerable = steerable;
+        self.wake.notify_all();
+    }
+
+    /// Blocks where a stage has no usable candidate until the user re-rolls, edits, writes an
+    /// answer (then continues) or aborts — whatever the gate. `Ok(None)` when nobody can answer.
+    pub fn wait_when_stuck(&self) -> Result<Option<GateDecision>, Aborted> {
+        let mut flags = self.lock();
+        loop {
+            if flags.aborted {
+                return Err(Aborted);
+            }
+            if let Some(decision) = flags.released.take() {
+                return Ok(Some(decision));
+            }
+            if !flags.steerable {
+                return Ok(None);
+            }
+            flags = self.wake.wait(flags).unwrap_or_else(|e| e.into_inner());
+        }
     }
 
     /// The hunks the user rejected, as (patch beam, hunk index), in the order rejected.
@@ -238,8 +325,8 @@ impl Control {
         self.lock().rejected_hunks.clone()
     }
 
-    /// Takes a pending re-roll request for the stage.
-    pub fn take_reroll(&self, stage: Stage) -> bool {
+    /// Takes a pending re-roll request for the stage, with how it changes the settings.
+    pub fn take_reroll(&self, stage: Stage) -> Option<RerollOptions> {
         self.lock().rerolls.remove(&stage)
     }
 
@@ -285,12 +372,10 @@ mod tests {
         };
         std::thread::sleep(Duration::from_millis(50));
         assert!(!waiter.is_finished(), "the gate must hold");
-        control.send(Command::Reroll {
-            stage: Stage::Patch,
-        });
+        control.send(Command::reroll(Stage::Patch));
         assert_eq!(waiter.join().unwrap(), Ok(GateDecision::Reroll));
-        assert!(control.take_reroll(Stage::Patch));
-        assert!(!control.take_reroll(Stage::Patch));
+        assert!(control.take_reroll(Stage::Patch).is_some());
+        assert!(control.take_reroll(Stage::Patch).is_none());
         control.send(Command::Gate { on: false });
         assert_eq!(control.wait_at_gate(), Ok(GateDecision::Continue));
     }
@@ -345,5 +430,62 @@ mod tests {
         assert_eq!(steering.drops, HashSet::from([1, 2]));
         assert_eq!(steering.edits, HashMap::from([(3, "x".to_string())]));
         assert!(control.steering(Stage::Localize).edits.is_empty());
+    }
+
+    #[test]
+    fn a_stuck_stage_waits_only_while_someone_can_answer() {
+        let control = Arc::new(Control::new());
+        // Nobody to ask: no waiting.
+        assert_eq!(control.wait_when_stuck(), Ok(None));
+        control.set_steerable(true);
+        control.arm_gate();
+        let waiter = {
+            let control = control.clone();
+            std::thread::spawn(move || control.wait_when_stuck())
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(
+            !waiter.is_finished(),
+            "a stuck stage must wait for the user"
+        );
+        control.send(Command::Answer {
+            stage: Stage::Understand,
+            answer: "[\"a.py\"]".into(),
+        });
+        control.send(Command::Continue);
+        assert_eq!(waiter.join().unwrap(), Ok(Some(GateDecision::Continue)));
+        assert_eq!(control.steering(Stage::Understand).answers, ["[\"a.py\"]"]);
+        assert!(control.steering(Stage::Understand).answers.is_empty());
+        // Stdin closing while it waits lets it go.
+        control.arm_gate();
+        let waiter = {
+            let control = control.clone();
+            std::thread::spawn(move || control.wait_when_stuck())
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        control.set_steerable(false);
+        assert_eq!(waiter.join().unwrap(), Ok(None));
+    }
+
+    #[test]
+    fn a_reroll_carries_its_options() {
+        let control = Control::new();
+        control.send(Command::Reroll {
+            stage: Stage::Localize,
+            temperature: Some(1.0),
+            think_budget: Some(1024),
+            n: None,
+        });
+        assert_eq!(
+            control.take_reroll(Stage::Localize),
+            Some(RerollOptions {
+                temperature: Some(1.0),
+                think_budget: Some(1024),
+                n: None
+            })
+        );
+        let parsed: Command =
+            serde_json::from_str(r#"{"command":"reroll","stage":"patch"}"#).unwrap();
+        assert_eq!(parsed, Command::reroll(Stage::Patch));
     }
 }

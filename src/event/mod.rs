@@ -11,7 +11,7 @@ mod command;
 mod emitter;
 mod state;
 
-pub use command::{Aborted, Command, Control, GateDecision, Steering};
+pub use command::{Aborted, Command, Control, GateDecision, RerollOptions, Steering};
 pub use emitter::{Emitter, Replay, is_user_event};
 pub use state::{
     CandidateState, CandidateStatus, ErrorState, PatchState, RequestState, SessionState,
@@ -85,6 +85,43 @@ pub struct SessionHeader {
     /// What else it takes to reproduce the run; `None` in journals written before it was recorded.
     #[serde(default)]
     pub reproduce: Option<Reproduction>,
+    /// Whether the model was asked to think in tags, and why; `None` in older journals.
+    #[serde(default)]
+    pub reasoning: Option<Reasoning>,
+}
+
+/// Whether a model reasons in `<think>` tags before it answers: the `think` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThinkMode {
+    /// Decided from the model's chat template and vocabulary.
+    #[default]
+    Auto,
+    /// Open `<think>` and let the model think up to the think budget, then answer.
+    On,
+    /// No `<think>`: the model answers at once.
+    Off,
+}
+
+impl ThinkMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            ThinkMode::Auto => "auto",
+            ThinkMode::On => "on",
+            ThinkMode::Off => "off",
+        }
+    }
+}
+
+/// How a session's model reasons, as decided at its start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reasoning {
+    /// The `think` setting asked for.
+    pub mode: ThinkMode,
+    /// True when candidates think in `<think>` tags before answering.
+    pub thinks: bool,
+    /// Why: what in the setting, template or vocabulary decided it.
+    pub why: String,
 }
 
 /// Where an engine's answers come from, so `ponder resume` can start the same engine again.
@@ -210,6 +247,9 @@ pub struct Settings {
     /// How model-written code is isolated on this machine, as ponder found it at start.
     #[serde(default)]
     pub sandbox: Option<String>,
+    /// Whether the model thinks in `<think>` tags (`auto` decides from the model).
+    #[serde(default)]
+    pub think: ThinkMode,
 }
 
 impl Settings {
@@ -347,7 +387,8 @@ pub enum TestOutcome {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RankEntry {
     pub beam: Beam,
-    pub score: f64,
+    /// The outcome reward model's score; `None` when the judge failed and left it unscored.
+    pub score: Option<f64>,
     pub votes: u32,
     pub verified: bool,
 }
@@ -418,9 +459,14 @@ pub enum Event {
         answer: String,
         think_tokens: u32,
         answer_tokens: u32,
-        /// True when thinking hit its budget and was closed by ponder.
+        /// True when ponder closed the thinking (its budget ran out, the model stopped or looped
+        /// inside it) and asked for the answer.
         #[serde(default)]
         forced_answer: bool,
+        /// What ponder did to this candidate's text and why: thinking closed, a loop stopped, the
+        /// answer cut at its budget.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        notes: Vec<String>,
     },
     Scored {
         stage: Stage,
@@ -490,6 +536,12 @@ pub enum Event {
     /// The pipeline waits at a stage boundary for the user (gate mode).
     GateWaiting {
         stage: Stage,
+    },
+    /// A stage has no usable candidate; the pipeline waits for the user to re-roll it, edit a
+    /// candidate's answer or write one (when nobody can answer, the session fails instead).
+    StageStuck {
+        stage: Stage,
+        reason: String,
     },
     /// A generation of evolutionary search finished.
     GenerationScored {

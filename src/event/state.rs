@@ -40,6 +40,8 @@ pub struct CandidateState {
     pub think_tokens: u32,
     pub answer_tokens: u32,
     pub forced_answer: bool,
+    /// What ponder did to the candidate's text and why (thinking closed, a loop stopped…).
+    pub notes: Vec<String>,
     /// Process reward score.
     pub score: Option<f64>,
     /// Outcome reward score (patches only).
@@ -74,6 +76,9 @@ pub struct StageState {
     pub finished_ms: Option<u64>,
     /// Each request for candidates, in order.
     pub requests: Vec<RequestState>,
+    /// Why the stage has no usable candidate, while it waits for the user to re-roll, edit or
+    /// write an answer.
+    pub stuck: Option<String>,
 }
 
 /// One request for candidates: its prompt's size and the beams it answers.
@@ -287,6 +292,7 @@ impl SessionState {
                 beam,
                 parent,
             } => {
+                self.stage_mut(*stage).stuck = None;
                 let candidate = self.stage_mut(*stage).candidate(*beam);
                 candidate.parent = *parent;
                 candidate.status = CandidateStatus::Streaming;
@@ -316,12 +322,14 @@ impl SessionState {
                 think_tokens,
                 answer_tokens,
                 forced_answer,
+                notes,
             } => {
                 let candidate = self.stage_mut(*stage).candidate(*beam);
                 candidate.answer = answer.clone();
                 candidate.think_tokens = *think_tokens;
                 candidate.answer_tokens = *answer_tokens;
                 candidate.forced_answer = *forced_answer;
+                candidate.notes = notes.clone();
                 if candidate.status == CandidateStatus::Streaming {
                     candidate.status = CandidateStatus::Done;
                 }
@@ -345,6 +353,9 @@ impl SessionState {
                 pruned,
             } => {
                 let stage = self.stage_mut(*stage);
+                if !kept.is_empty() {
+                    stage.stuck = None;
+                }
                 for beam in kept {
                     stage.candidate(*beam).status = CandidateStatus::Kept;
                 }
@@ -444,6 +455,9 @@ impl SessionState {
             Event::Resumed => self.paused = false,
             Event::Steered { command } => self.steer(command),
             Event::GateWaiting { stage } => self.gate = Some(*stage),
+            Event::StageStuck { stage, reason } => {
+                self.stage_mut(*stage).stuck = Some(reason.clone());
+            }
             Event::GenerationScored {
                 generation,
                 best,
@@ -523,7 +537,8 @@ impl SessionState {
                     patch.rejected.push(*hunk);
                 }
             }
-            Command::Pause | Command::Resume | Command::Abort => {}
+            // The answer arrives as the new candidate's own events.
+            Command::Pause | Command::Resume | Command::Abort | Command::Answer { .. } => {}
         }
     }
 

@@ -1,7 +1,7 @@
 //! Checks a finished answer against a GBNF grammar, for servers that cannot constrain decoding
 //! (or ignore the field): the HTTP engine asks once more for an answer that does not follow it.
 //!
-//! Covers the GBNF that ponder writes (`assets/grammars/`, [`crate::model::grammar`]): rules,
+//! Covers the GBNF that ponder writes (`assets/grammars/`, [`crate::answer::grammar`]): rules,
 //! string literals, character classes (ranges, `^`), groups, `|`, `?`, `*`, `+`, `{m}`, `{m,}`,
 //! `{m,n}`, `#` comments. Matching follows every way through the grammar at once (sets of end
 //! positions), so it needs no backtracking; a left-recursive grammar is cut off at a fixed depth
@@ -410,7 +410,7 @@ mod tests {
 
     #[test]
     fn built_lists_and_repetition_forms() {
-        let list = crate::model::grammar::json_list_of(&["a.py".into(), "b\"q.py".into()], 2);
+        let list = crate::answer::grammar::json_list_of(&["a.py".into(), "b\"q.py".into()], 2);
         let g = Grammar::parse(&list).unwrap();
         assert!(g.accepts("[\"a.py\", \"b\\\"q.py\"]"));
         assert!(g.accepts("[]"));
@@ -430,7 +430,7 @@ mod tests {
             picks in proptest::collection::vec(0usize..5, 0..4),
             stranger in "[A-Z]{1,4}",
         ) {
-            let g = Grammar::parse(&crate::model::grammar::json_list_of(&choices, 4)).unwrap();
+            let g = Grammar::parse(&crate::answer::grammar::json_list_of(&choices, 4)).unwrap();
             let picked: Vec<String> = picks
                 .iter()
                 .map(|&i| serde_json::Value::String(choices[i % choices.len()].clone()).to_string())

@@ -6,11 +6,12 @@
 //! Engines are synchronous and run on the pipeline's thread; they call [`Control::checkpoint`]
 //! between steps so pause and abort take effect at once.
 
+pub mod family;
 pub mod gguf;
-pub mod grammar;
 pub mod grammar_check;
 pub mod llama;
 pub mod openai;
+pub mod repeat;
 pub mod scripted;
 pub mod stop;
 pub mod template;
@@ -19,7 +20,7 @@ pub mod utf8;
 
 use anyhow::Result;
 
-use crate::event::{Beam, Channel, Control, EngineInfo, EngineSource, Stage};
+use crate::event::{Beam, Channel, Control, EngineInfo, EngineSource, Reasoning, Stage, ThinkMode};
 
 /// Who says a chat message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,8 +123,10 @@ pub struct Generation {
     pub answer: String,
     pub think_tokens: u32,
     pub answer_tokens: u32,
-    /// Thinking hit its budget and was closed by ponder.
+    /// Thinking was closed by ponder (budget, end of generation or a loop inside it).
     pub forced_answer: bool,
+    /// What ponder did to the text and why, for the candidate's event.
+    pub notes: Vec<String>,
 }
 
 /// Which reward model judges.
@@ -211,4 +214,21 @@ pub trait Engine: Send {
 
     /// Scores each answer as P(yes) in [0, 1].
     fn judge(&mut self, request: &JudgeRequest, control: &Control) -> Result<Vec<f64>>;
+
+    /// Whether candidates think in `<think>` tags under the `think` setting `mode`, and why. An
+    /// engine that cannot tell from its model asks for tags when `auto`, and reads them when the
+    /// model writes them.
+    fn reasoning(&self, mode: ThinkMode) -> Reasoning {
+        let (thinks, why) = match mode {
+            ThinkMode::On => (true, "think = on".to_string()),
+            ThinkMode::Off => (false, "think = off".to_string()),
+            ThinkMode::Auto => (
+                true,
+                "this engine cannot see the model's template: ponder asks for <think> tags and \
+                 reads them when they come"
+                    .to_string(),
+            ),
+        };
+        Reasoning { mode, thinks, why }
+    }
 }

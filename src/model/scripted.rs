@@ -305,6 +305,7 @@ impl Engine for ScriptedEngine {
                 think_tokens: stream.think_tokens,
                 answer_tokens: stream.answer_tokens,
                 forced_answer: stream.forced,
+                notes: Vec::new(),
             });
         }
         Ok(generations)

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 
 use super::select::{Scored, confident, select};
 use super::{EmitSink, Pipeline};
-use crate::event::{Beam, Event, GateDecision, Stage};
+use crate::event::{Beam, Event, GateDecision, RerollOptions, Stage};
 use crate::model::{GenerateRequest, Generation, Judge, JudgeRequest, Message, Sampling};
 
 /// One stage of the search: how to prompt from a parent beam and what an answer means.
@@ -33,8 +33,9 @@ pub(crate) trait StageKind {
     /// Runs over all candidates before selection (to merge duplicates, say).
     fn merge(_pipeline: &mut Pipeline, _candidates: &mut [Candidate<Self::Data>]) {}
 
-    /// The GBNF grammar this stage's answers follow, if any (applied after the thinking).
-    fn grammar() -> Option<&'static str> {
+    /// The GBNF grammar this stage's answers follow, if any (applied after the thinking), built
+    /// from the repository for what the prompt of `parent` shows.
+    fn grammar(_pipeline: &Pipeline, _parent: &Self::Parent) -> Option<String> {
         None
     }
 
@@ -115,9 +116,16 @@ impl Pipeline {
                     continue;
                 }
                 let messages = K::prompt(self, carried)?;
+                let grammar = K::grammar(self, carried);
                 let first_beam = self.next_beam[stage.index()];
-                let generations =
-                    self.generate_with(stage, messages, count, *parent, first_beam, K::grammar())?;
+                let generations = self.generate(
+                    stage,
+                    messages,
+                    count,
+                    *parent,
+                    first_beam,
+                    grammar.as_deref(),
+                )?;
                 for g in generations {
                     let beam = g.beam;
                     let data = K::parse(self, beam, &g.answer, carried).map_err(|err| {
@@ -143,7 +151,7 @@ impl Pipeline {
     fn select_and_gate<K: StageKind>(
         &mut self,
         parents: &[(Option<Beam>, K::Parent)],
-        candidates: &mut [Candidate<K::Data>],
+        candidates: &mut Vec<Candidate<K::Data>>,
     ) -> Result<Option<Vec<Kept<K::Data>>>> {
         let stage = K::STAGE;
         let k = self.settings.search.k(stage) as usize;
@@ -152,6 +160,9 @@ impl Pipeline {
             let steering = self.control.steering(stage);
             for (beam, answer) in &steering.edits {
                 self.apply_edit::<K>(parents, candidates, *beam, answer);
+            }
+            for answer in &steering.answers {
+                self.add_answer::<K>(parents, candidates, answer);
             }
             let scored: Vec<Scored> = candidates
                 .iter()
@@ -171,10 +182,13 @@ impl Pipeline {
                 self.control.arm_gate();
                 self.emit(Event::GateWaiting { stage });
                 waited = true;
-                match self.control.wait_at_gate()? {
-                    GateDecision::Reroll if self.control.take_reroll(stage) => return Ok(None),
-                    GateDecision::Reroll | GateDecision::Continue => continue, // the user may have steered
+                if self.control.wait_at_gate()? == GateDecision::Reroll
+                    && let Some(options) = self.control.take_reroll(stage)
+                {
+                    self.apply_reroll(stage, options);
+                    return Ok(None);
                 }
+                continue; // the user may have steered
             }
             let kept: Vec<Kept<K::Data>> = selection
                 .kept
@@ -188,10 +202,85 @@ impl Pipeline {
                 })
                 .collect();
             if kept.is_empty() {
-                anyhow::bail!("no usable {} candidate is left", stage.name());
+                // Not a dead end: whoever steers may re-roll, edit or write the answer.
+                let reason = format!("no usable {} candidate is left", stage.name());
+                self.control.arm_gate();
+                self.emit(Event::StageStuck {
+                    stage,
+                    reason: reason.clone(),
+                });
+                self.emit(Event::GateWaiting { stage });
+                match self.control.wait_when_stuck()? {
+                    None => anyhow::bail!("{reason}"),
+                    Some(GateDecision::Reroll) => {
+                        if let Some(options) = self.control.take_reroll(stage) {
+                            self.apply_reroll(stage, options);
+                            return Ok(None);
+                        }
+                    }
+                    Some(GateDecision::Continue) => {}
+                }
+                continue;
             }
             return Ok(Some(kept));
         }
+    }
+
+    /// Lays a re-roll's options over the stage's settings for the candidates still to come.
+    fn apply_reroll(&mut self, stage: Stage, options: RerollOptions) {
+        let i = stage.index();
+        if let Some(temperature) = options.temperature {
+            self.temperature[i] = Some(temperature.clamp(0.0, 2.0));
+        }
+        if let Some(budget) = options.think_budget {
+            self.settings.search.think[i] = Some(budget);
+        }
+        if let Some(n) = options.n {
+            self.settings.search.n[i] = n.clamp(1, 64);
+        }
+    }
+
+    /// Adds an answer the user wrote as a new candidate of the stage, parsed and scored.
+    fn add_answer<K: StageKind>(
+        &mut self,
+        parents: &[(Option<Beam>, K::Parent)],
+        candidates: &mut Vec<Candidate<K::Data>>,
+        answer: &str,
+    ) {
+        let stage = K::STAGE;
+        let Some((parent, carried)) = parents.first() else {
+            return;
+        };
+        let beam = self.next_beam[stage.index()];
+        self.next_beam[stage.index()] += 1;
+        self.emit(Event::CandidateStarted {
+            stage,
+            beam,
+            parent: *parent,
+        });
+        self.emit(Event::CandidateFinished {
+            stage,
+            beam,
+            answer: answer.to_string(),
+            think_tokens: 0,
+            answer_tokens: 0,
+            forced_answer: false,
+            notes: vec!["answer written by the user".to_string()],
+        });
+        let data = K::parse(self, beam, answer, carried).map_err(|err| {
+            let message = format!("{err:#}");
+            self.candidate_error(stage, beam, message.clone());
+            message
+        });
+        candidates.push(Candidate {
+            beam,
+            answer: answer.to_string(),
+            score: None,
+            data,
+            parent_index: 0,
+        });
+        let last = candidates.len() - 1;
+        self.judge_candidates::<K>(stage, &mut candidates[last..]);
     }
 
     /// Replaces a candidate's answer with the user's, parses and scores it again.
@@ -215,6 +304,7 @@ impl Pipeline {
             think_tokens: 0,
             answer_tokens: 0,
             forced_answer: false,
+            notes: vec!["answer edited by the user".to_string()],
         });
         let data = K::parse(self, beam, answer, carried).map_err(|err| {
             let message = format!("{err:#}");
@@ -228,20 +318,9 @@ impl Pipeline {
         self.judge_candidates::<K>(stage, std::slice::from_mut(candidate));
     }
 
-    /// Streams `count` new candidates from one prompt, numbered from `first_beam`.
+    /// Streams `count` new candidates from one prompt, numbered from `first_beam`, their answers
+    /// following `grammar` when the engine can constrain them.
     pub(crate) fn generate(
-        &mut self,
-        stage: Stage,
-        messages: Vec<Message>,
-        count: u32,
-        parent: Option<Beam>,
-        first_beam: Beam,
-    ) -> Result<Vec<Generation>> {
-        self.generate_with(stage, messages, count, parent, first_beam, None)
-    }
-
-    /// [`Pipeline::generate`] with a grammar for the answers.
-    pub(crate) fn generate_with(
         &mut self,
         stage: Stage,
         messages: Vec<Message>,
@@ -290,10 +369,10 @@ impl Pipeline {
             stage,
             messages,
             n: count,
-            think_budget: self.settings.think_budget(stage),
+            think_budget: self.think_budget(stage),
             answer_budget: self.settings.answer_budget(stage),
             sampling: Sampling {
-                temperature: self.settings.temperature,
+                temperature: self.temperature[stage.index()].unwrap_or(self.settings.temperature),
                 seed: self
                     .settings
                     .seed
@@ -366,6 +445,7 @@ impl Pipeline {
                 think_tokens: g.think_tokens,
                 answer_tokens: g.answer_tokens,
                 forced_answer: g.forced_answer,
+                notes: g.notes.clone(),
             });
         }
         Ok(generations)
@@ -417,7 +497,10 @@ impl Pipeline {
         let mut prompts = Vec::new();
         for (_, _, shown) in answers {
             let context = minijinja::context! { stage => stage.name(), answer => shown };
-            match self.prompts.messages(&template, &self.issue, context) {
+            match self
+                .prompts
+                .messages(&template, &self.issue, context, false)
+            {
                 Ok(messages) => prompts.push(messages),
                 Err(err) => {
                     self.stage_error(stage, format!("{err:#}"));

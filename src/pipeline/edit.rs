@@ -1,78 +1,16 @@
-//! SEARCH/REPLACE edits: parsed from a patch answer, applied to file text, turned into a diff.
+//! SEARCH/REPLACE edits applied to file text and turned into a diff (parsing them from an answer
+//! is [`crate::answer::parse_edits`]).
 //!
-//! An edit names a file on the line before `<<<<<<< SEARCH`; its SEARCH lines must occur exactly
-//! once in that file. A missing or ambiguous SEARCH is an error for the candidate, never a panic.
+//! An edit's SEARCH lines must occur exactly once in its file; an empty SEARCH creates a file that
+//! does not exist yet. An edit that cannot be applied is reported by its number, file and first
+//! SEARCH line, and the other edits still apply; never a panic.
 
 use std::collections::BTreeMap;
 
 use anyhow::{Result, bail};
 use similar::TextDiff;
 
-/// One SEARCH/REPLACE edit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Edit {
-    pub file: String,
-    /// Lines to find, each ending in `\n`.
-    pub search: String,
-    /// Lines to put in their place, each ending in `\n`.
-    pub replace: String,
-}
-
-const SEARCH: &str = "<<<<<<< SEARCH";
-const DIVIDER: &str = "=======";
-const REPLACE: &str = ">>>>>>> REPLACE";
-
-/// Parses every SEARCH/REPLACE block of an answer.
-pub fn parse_edits(answer: &str) -> Result<Vec<Edit>> {
-    let lines: Vec<&str> = answer.lines().collect();
-    let mut edits = Vec::new();
-    let mut i = 0;
-    while i < lines.len() {
-        if lines[i].trim_end() != SEARCH {
-            i += 1;
-            continue;
-        }
-        let file = lines[..i]
-            .iter()
-            .rev()
-            .map(|l| l.trim().trim_matches('`').trim())
-            .find(|l| !l.is_empty())
-            .filter(|l| !l.starts_with(REPLACE))
-            .map(str::to_string);
-        let Some(file) = file else {
-            bail!(
-                "a SEARCH block (line {}) does not say which file it edits",
-                i + 1
-            );
-        };
-        let (search, after_search) = collect_until(&lines, i + 1, DIVIDER)
-            .ok_or_else(|| anyhow::anyhow!("the SEARCH block for {file} has no ======= line"))?;
-        let (replace, after_replace) =
-            collect_until(&lines, after_search, REPLACE).ok_or_else(|| {
-                anyhow::anyhow!("the SEARCH block for {file} has no >>>>>>> REPLACE line")
-            })?;
-        if search.is_empty() {
-            bail!("the SEARCH block for {file} is empty; copy the lines to replace into it");
-        }
-        edits.push(Edit {
-            file,
-            search,
-            replace,
-        });
-        i = after_replace;
-    }
-    if edits.is_empty() {
-        bail!("the answer has no SEARCH/REPLACE edit");
-    }
-    Ok(edits)
-}
-
-/// Lines from `start` up to the marker, joined with `\n` endings; and the index after the marker.
-fn collect_until(lines: &[&str], start: usize, marker: &str) -> Option<(String, usize)> {
-    let end = start + lines[start..].iter().position(|l| l.trim_end() == marker)?;
-    let text = lines[start..end].iter().map(|l| format!("{l}\n")).collect();
-    Some((text, end + 1))
-}
+pub use crate::answer::Edit;
 
 /// How an edit's SEARCH text was found in the file, strictest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -102,6 +40,13 @@ const FUZZY_MAX_LINES: usize = 60;
 
 /// Applies one edit to a file's text, exactly if possible, else ignoring whitespace, else fuzzily.
 pub fn apply_edit(text: &str, edit: &Edit) -> Result<(String, Matching)> {
+    if edit.search.is_empty() {
+        bail!(
+            "its SEARCH is empty, which only creates a new file, and {} exists: copy the lines to \
+             replace into SEARCH",
+            edit.file
+        );
+    }
     // Compare whole lines: make sure the file's last line ends in a newline like the SEARCH does.
     let had_newline = text.is_empty() || text.ends_with('\n');
     let normalised = if had_newline {
@@ -217,32 +162,83 @@ fn line_starts(text: &str) -> impl Iterator<Item = usize> + '_ {
 }
 
 /// A file changed by a patch: its text before and after.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct FileChange {
     pub path: String,
     pub before: String,
     pub after: String,
+    /// The patch creates this file (it did not exist before).
+    pub created: bool,
 }
 
-/// Applies all edits, reading each file once through `read`; files in first-edit order. The
-/// matching reported is the loosest any edit needed.
+/// The edits of an answer applied to their files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// Every file an edit touched, in first-edit order.
+    pub changes: Vec<FileChange>,
+    /// The loosest matching any applied edit needed.
+    pub matching: Matching,
+    /// Why each edit that could not be applied failed, naming the edit.
+    pub failed: Vec<String>,
+}
+
+/// Applies every edit it can, reading each file once through `read` (`None`: no such file). An
+/// edit that fails leaves its file as the edits before it left it; only when no edit applies is
+/// the whole an error.
 pub fn apply_edits(
     edits: &[Edit],
-    mut read: impl FnMut(&str) -> Result<String>,
-) -> Result<(Vec<FileChange>, Matching)> {
+    mut read: impl FnMut(&str) -> Result<Option<String>>,
+) -> Result<Applied> {
     let mut order = Vec::new();
-    let mut texts: BTreeMap<String, (String, String)> = BTreeMap::new();
+    let mut texts: BTreeMap<String, (Option<String>, String)> = BTreeMap::new();
     let mut loosest = Matching::Exact;
-    for edit in edits {
+    let mut failed = Vec::new();
+    let mut applied = 0;
+    for (index, edit) in edits.iter().enumerate() {
         if !texts.contains_key(&edit.file) {
-            let before = read(&edit.file)?;
-            texts.insert(edit.file.clone(), (before.clone(), before));
+            let before = match read(&edit.file) {
+                Ok(before) => before,
+                Err(err) => {
+                    failed.push(format!("{}: {err:#}", edit.label(index)));
+                    continue;
+                }
+            };
+            let after = before.clone().unwrap_or_default();
+            texts.insert(edit.file.clone(), (before, after));
             order.push(edit.file.clone());
         }
-        let (_, after) = texts.get_mut(&edit.file).expect("inserted above");
-        let (text, matching) = apply_edit(after, edit)?;
-        *after = text;
-        loosest = loosest.max(matching);
+        let (before, after) = texts.get_mut(&edit.file).expect("inserted above");
+        if before.is_none() && edit.search.is_empty() && after.is_empty() {
+            *after = edit.replace.clone();
+            applied += 1;
+            continue;
+        }
+        if before.is_none() && after.is_empty() {
+            failed.push(format!(
+                "{}: {} does not exist (an empty SEARCH creates it)",
+                edit.label(index),
+                edit.file
+            ));
+            continue;
+        }
+        match apply_edit(after, edit) {
+            Ok((text, matching)) => {
+                *after = text;
+                loosest = loosest.max(matching);
+                applied += 1;
+            }
+            Err(err) => failed.push(format!("{}: {err:#}", edit.label(index))),
+        }
+    }
+    if applied == 0 {
+        match failed.as_slice() {
+            [only] => bail!("{only}"),
+            _ => bail!(
+                "none of the {} edits applies: {}",
+                edits.len(),
+                failed.join("; ")
+            ),
+        }
     }
     let changes = order
         .into_iter()
@@ -250,12 +246,17 @@ pub fn apply_edits(
             let (before, after) = texts.remove(&path).expect("one entry per path");
             FileChange {
                 path,
-                before,
+                created: before.is_none(),
+                before: before.unwrap_or_default(),
                 after,
             }
         })
         .collect();
-    Ok((changes, loosest))
+    Ok(Applied {
+        changes,
+        matching: loosest,
+        failed,
+    })
 }
 
 /// The hunks of a unified diff, each with the `---`/`+++` header of its file, in order.
@@ -284,12 +285,18 @@ pub fn unified_diff(changes: &[FileChange]) -> String {
     for change in changes.iter().filter(|c| c.before != c.after) {
         let path = &change.path;
         out.push_str(&format!("diff --git a/{path} b/{path}\n"));
+        let from = if change.created {
+            out.push_str("new file mode 100644\n");
+            "/dev/null".to_string()
+        } else {
+            format!("a/{path}")
+        };
         let diff = TextDiff::from_lines(&change.before, &change.after);
         out.push_str(
             &diff
                 .unified_diff()
                 .context_radius(3)
-                .header(&format!("a/{path}"), &format!("b/{path}"))
+                .header(&from, &format!("b/{path}"))
                 .to_string(),
         );
     }
@@ -299,31 +306,21 @@ pub fn unified_diff(changes: &[FileChange]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
+    use crate::answer::parse_edits;
 
     const ANSWER: &str = "Fix:\n```\npkg/a.py\n<<<<<<< SEARCH\n    return None\n=======\n    return {}\n>>>>>>> REPLACE\n```\n";
 
     #[test]
-    fn parses_a_block() {
-        let edits = parse_edits(ANSWER).unwrap();
-        assert_eq!(
-            edits,
-            vec![Edit {
-                file: "pkg/a.py".into(),
-                search: "    return None\n".into(),
-                replace: "    return {}\n".into(),
-            }]
-        );
-    }
-
-    #[test]
     fn applies_and_diffs() {
-        let edits = parse_edits(ANSWER).unwrap();
+        let edits = parse_edits(ANSWER).unwrap().edits;
         let before = "def f():\n    x = 1\n    return None\n";
-        let (changes, matching) = apply_edits(&edits, |_| Ok(before.to_string())).unwrap();
-        assert_eq!(matching, Matching::Exact);
-        assert_eq!(changes[0].after, "def f():\n    x = 1\n    return {}\n");
-        let diff = unified_diff(&changes);
+        let applied = apply_edits(&edits, |_| Ok(Some(before.to_string()))).unwrap();
+        assert_eq!(applied.matching, Matching::Exact);
+        assert_eq!(
+            applied.changes[0].after,
+            "def f():\n    x = 1\n    return {}\n"
+        );
+        let diff = unified_diff(&applied.changes);
         assert!(
             diff.starts_with(
                 "diff --git a/pkg/a.py b/pkg/a.py\n--- a/pkg/a.py\n+++ b/pkg/a.py\n@@"
@@ -337,7 +334,7 @@ mod tests {
 
     #[test]
     fn missing_and_ambiguous_search_are_errors() {
-        let edit = &parse_edits(ANSWER).unwrap()[0];
+        let edit = &parse_edits(ANSWER).unwrap().edits[0];
         let err = apply_edit("pass\n", edit).unwrap_err().to_string();
         assert!(err.contains("not in pkg/a.py"), "{err}");
         let err = apply_edit("    return None\n    return None\n", edit)
@@ -355,19 +352,6 @@ mod tests {
     }
 
     #[test]
-    fn malformed_blocks_are_errors() {
-        assert!(parse_edits("no edits here").is_err());
-        assert!(
-            parse_edits("a.py\n<<<<<<< SEARCH\nx\n")
-                .unwrap_err()
-                .to_string()
-                .contains("=======")
-        );
-        assert!(parse_edits("a.py\n<<<<<<< SEARCH\nx\n=======\ny\n").is_err());
-        assert!(parse_edits("<<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE").is_err());
-    }
-
-    #[test]
     fn hunks_carry_their_file_header() {
         let before = (1..=20).map(|i| format!("line {i}\n")).collect::<String>();
         let after = before
@@ -377,6 +361,7 @@ mod tests {
             path: "f.txt".into(),
             before,
             after,
+            created: false,
         }]);
         let hunks = hunks(&diff);
         assert_eq!(hunks.len(), 2, "{diff}");
@@ -432,24 +417,44 @@ mod tests {
         assert!(apply_edit(text, &stranger).is_err());
     }
 
-    proptest! {
-        #[test]
-        fn rendered_edits_parse_back(
-            file in "[a-z]{1,8}(/[a-z]{1,8})?\\.py",
-            search in proptest::collection::vec("[ a-z()=:]{1,20}", 1..5),
-            replace in proptest::collection::vec("[ a-z()=:]{0,20}", 0..5),
-        ) {
-            let search: Vec<String> = search.into_iter().filter(|l| !l.trim().is_empty()).collect();
-            prop_assume!(!search.is_empty());
-            let lines = |v: &[String]| v.iter().map(|l| format!("{l}\n")).collect::<String>();
-            let answer = format!("{file}\n{SEARCH}\n{}{DIVIDER}\n{}{REPLACE}\n", lines(&search), lines(&replace));
-            let edits = parse_edits(&answer).unwrap();
-            prop_assert_eq!(edits, vec![Edit { file, search: lines(&search), replace: lines(&replace) }]);
-        }
+    #[test]
+    fn an_empty_search_creates_a_new_file() {
+        let edits = parse_edits(
+            "tests/test_empty.py\n<<<<<<< SEARCH\n=======\ndef test():\n    pass\n>>>>>>> REPLACE\n",
+        )
+        .unwrap()
+        .edits;
+        let applied = apply_edits(&edits, |_| Ok(None)).unwrap();
+        assert!(applied.changes[0].created);
+        let diff = unified_diff(&applied.changes);
+        assert!(
+            diff.starts_with("diff --git a/tests/test_empty.py b/tests/test_empty.py\nnew file mode 100644\n--- /dev/null\n+++ b/tests/test_empty.py\n@@ -0,0 +1,2 @@\n"),
+            "{diff}"
+        );
+        // On a file that exists, an empty SEARCH is an error that says why.
+        let err = apply_edits(&edits, |_| Ok(Some("x = 1\n".into())))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("only creates a new file"), "{err}");
+    }
 
-        #[test]
-        fn parser_never_panics(answer in "(\\PC|\n|<<<<<<< SEARCH|=======|>>>>>>> REPLACE){0,60}") {
-            let _ = parse_edits(&answer);
-        }
+    #[test]
+    fn one_bad_edit_does_not_sink_the_others_and_is_named() {
+        let answer = "a.py\n<<<<<<< SEARCH\nx = 1\n=======\nx = 2\n>>>>>>> REPLACE\n\na.py\n<<<<<<< SEARCH\nnot there\n=======\ny\n>>>>>>> REPLACE\n";
+        let edits = parse_edits(answer).unwrap().edits;
+        let applied = apply_edits(&edits, |_| Ok(Some("x = 1\nz = 3\n".into()))).unwrap();
+        assert_eq!(applied.changes[0].after, "x = 2\nz = 3\n");
+        assert_eq!(applied.failed.len(), 1);
+        assert!(
+            applied.failed[0].starts_with("edit 2 (a.py, SEARCH from `not there`)"),
+            "{:?}",
+            applied.failed
+        );
+        // A missing file is an edit's problem too.
+        let err = apply_edits(&edits, |_| Ok(None)).unwrap_err().to_string();
+        assert!(
+            err.contains("edit 1 (a.py") && err.contains("does not exist"),
+            "{err}"
+        );
     }
 }

@@ -2,8 +2,9 @@
 //! verified and scored (verification first, then the outcome reward model), and the next
 //! generation is sampled from a prompt that shows the best patches so far with their results.
 //!
-//! Fitness of a patch: 0.5 if it verifies, plus half its ORM score — in [0, 1]. Every generation's
-//! best and mean fitness are events.
+//! Fitness of a patch: 0.5 if it verifies, plus half its ORM score — in [0, 1]. A patch the judge
+//! left unscored has no fitness and ranks after the scored ones. Every generation's best and mean
+//! fitness (over its scored patches) are events.
 
 use anyhow::Result;
 
@@ -30,7 +31,7 @@ impl Pipeline {
     ) -> Result<Vec<Verified>> {
         let generations = self.settings.search.generations.max(1);
         let population = self.settings.search.population.max(1);
-        let mut all: Vec<(Verified, f64)> = Vec::new();
+        let mut all: Vec<(Verified, Option<f64>)> = Vec::new();
         let mut current = first;
         for generation in 0..generations {
             let mut scored = Vec::new();
@@ -44,21 +45,32 @@ impl Pipeline {
                 .map(|v| (v.beam, v.patch.answer.clone(), v.patch.diff.clone()))
                 .collect();
             let orm = self.judge(Stage::Patch, Judge::Orm, &answers);
-            let fitness: Vec<f64> = scored
+            let fitness: Vec<Option<f64>> = scored
                 .iter()
                 .enumerate()
                 .map(|(i, v)| {
-                    0.5 * f64::from(u8::from(v.verified)) + 0.5 * orm.as_ref().map_or(0.0, |s| s[i])
+                    let orm = orm.as_ref()?.get(i)?;
+                    Some(0.5 * f64::from(u8::from(v.verified)) + 0.5 * orm)
                 })
                 .collect();
             let round = |x: f64| (x * 1000.0).round() / 1000.0;
-            let best = round(fitness.iter().copied().fold(0.0, f64::max));
-            let mean = round(fitness.iter().sum::<f64>() / fitness.len().max(1) as f64);
-            self.emit(Event::GenerationScored {
-                generation,
-                best,
-                mean,
-            });
+            let known: Vec<f64> = fitness.iter().flatten().copied().collect();
+            if known.is_empty() {
+                self.note(
+                    Stage::Verify,
+                    format!(
+                        "generation {generation}: the judge scored no patch, so it has no fitness"
+                    ),
+                );
+            } else {
+                let best = round(known.iter().copied().fold(0.0, f64::max));
+                let mean = round(known.iter().sum::<f64>() / known.len() as f64);
+                self.emit(Event::GenerationScored {
+                    generation,
+                    best,
+                    mean,
+                });
+            }
             all.extend(scored.into_iter().zip(fitness));
             if generation + 1 == generations {
                 break;
@@ -83,11 +95,16 @@ impl Pipeline {
         &mut self,
         generation: u32,
         population: u32,
-        so_far: &mut [(Verified, f64)],
+        so_far: &mut [(Verified, Option<f64>)],
         locations: &[Location],
     ) -> Result<Vec<Kept<Patch>>> {
-        let mut ranked: Vec<&(Verified, f64)> = so_far.iter().collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.beam.cmp(&b.0.beam)));
+        let mut ranked: Vec<&(Verified, Option<f64>)> = so_far.iter().collect();
+        ranked.sort_by(|a, b| {
+            b.1.is_some()
+                .cmp(&a.1.is_some())
+                .then(b.1.unwrap_or(0.0).total_cmp(&a.1.unwrap_or(0.0)))
+                .then(a.0.beam.cmp(&b.0.beam))
+        });
         let shown: Vec<String> = ranked
             .iter()
             .take(PARENTS_SHOWN)
@@ -97,8 +114,10 @@ impl Pipeline {
                     .into_iter()
                     .map(|(what, output)| format!("{what}:\n{}", output.trim_end()))
                     .collect();
+                let fitness =
+                    fitness.map_or_else(|| "not scored".to_string(), |f| format!("fitness {f:.2}"));
                 format!(
-                    "Patch {} (fitness {fitness:.2}; {}):\n\n```diff\n{}```\n\nTest output:\n\n{}",
+                    "Patch {} ({fitness}; {}):\n\n```diff\n{}```\n\nTest output:\n\n{}",
                     v.beam,
                     if v.verified {
                         "verified"
@@ -127,12 +146,20 @@ impl Pipeline {
         );
         let notes = notes + &self.rejected_notes();
         let messages = PatchStage::prompt_with(self, locations, &notes)?;
+        let grammar = PatchStage::grammar_for(self, locations);
         let first_beam = self.next_beam[Stage::Patch.index()];
-        let generations = self.generate(Stage::Patch, messages, population, parent, first_beam)?;
+        let generations = self.generate(
+            Stage::Patch,
+            messages,
+            population,
+            parent,
+            first_beam,
+            grammar.as_deref(),
+        )?;
         let mut kept: Vec<Kept<Patch>> = Vec::new();
         let mut made: Vec<(Beam, String)> = Vec::new();
         for g in generations {
-            match PatchStage::make_patch(self, &g.answer) {
+            match PatchStage::make_patch(self, g.beam, &g.answer) {
                 Ok(patch) => {
                     made.push((g.beam, g.answer.clone()));
                     // A patch seen before (earlier or in this generation) is a vote, not a new patch.

@@ -1,16 +1,21 @@
 //! Stage 2, localize: where exactly? A candidate either calls the repository's search tools —
 //! the results come back and it goes on, for a few rounds — or answers locations: a JSON array of
 //! file/symbol/line-span objects. Later rounds carry the candidate's earlier answers and the tool
-//! results, never its thinking.
+//! results, never its thinking. The grammar keeps locations inside the files shown, and the last
+//! round can only give locations.
 
 use anyhow::{Result, bail};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use super::Pipeline;
 use super::beams::StageKind;
-use super::{Pipeline, answer};
+use crate::answer::grammar::{self, LocalizeFile};
+use crate::answer::{LocalizeAnswer, ProposedLocation, ToolRequest, parse_localize_answer, paths};
 use crate::event::{Beam, Event, Stage};
 use crate::model::Message;
-use crate::repo::{TOOLS, call_tool};
+use crate::repo::{SymbolKind, TOOLS, call_tool};
+
+pub use crate::answer::Location;
 
 /// Lines of one file shown in the localize prompt.
 const FILE_LINES: usize = 600;
@@ -18,77 +23,8 @@ const FILE_LINES: usize = 600;
 pub const MAX_ROUNDS: u32 = 3;
 /// Tool calls a candidate may make in one round.
 const MAX_CALLS: usize = 5;
-
-/// A place in the code the fix must change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Location {
-    pub file: String,
-    #[serde(default)]
-    pub class: Option<String>,
-    #[serde(default)]
-    pub function: Option<String>,
-    /// First line, 1-based.
-    pub start: usize,
-    /// Last line, inclusive.
-    pub end: usize,
-}
-
-impl Location {
-    /// `Class.function`, `function`, `Class`, or nothing.
-    pub fn symbol(&self) -> Option<String> {
-        match (&self.class, &self.function) {
-            (Some(c), Some(f)) => Some(format!("{c}.{f}")),
-            (Some(s), None) | (None, Some(s)) => Some(s.clone()),
-            (None, None) => None,
-        }
-    }
-}
-
-/// One tool call asked for by a candidate.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct ToolRequest {
-    #[serde(alias = "name")]
-    pub tool: String,
-    #[serde(default)]
-    pub args: serde_json::Value,
-}
-
-/// What a localize answer says.
-#[derive(Debug, Clone, PartialEq)]
-pub enum LocalizeAnswer {
-    Calls(Vec<ToolRequest>),
-    Locations(Vec<Location>),
-}
-
-#[derive(Deserialize)]
-struct CallsObject {
-    calls: Vec<ToolRequest>,
-}
-
-/// Reads an answer: `{"calls": [...]}` or an array of locations.
-pub fn parse_localize_answer(text: &str) -> Result<LocalizeAnswer> {
-    let object = text.find('{').filter(|&at| {
-        text[..at]
-            .trim()
-            .trim_start_matches("```json")
-            .trim_start_matches("```")
-            .trim()
-            .is_empty()
-    });
-    if let Some(at) = object
-        && let Some(end) = text.rfind('}')
-        && let Ok(calls) = serde_json::from_str::<CallsObject>(&text[at..=end])
-    {
-        if calls.calls.is_empty() {
-            bail!("the answer calls no tool and gives no locations");
-        }
-        return Ok(LocalizeAnswer::Calls(calls.calls));
-    }
-    Ok(LocalizeAnswer::Locations(answer::json_array(
-        text,
-        "locations",
-    )?))
-}
+/// Lines taken when a location names neither lines nor a known symbol.
+const WHOLE_FILE_LINES: usize = 200;
 
 /// A localize candidate's result: valid locations and the answer that gave them.
 #[derive(Debug, Clone)]
@@ -159,9 +95,8 @@ impl StageKind for Localize {
         } else {
             Vec::new()
         };
-        pipeline.prompts.messages(
+        pipeline.messages(
             "localize",
-            &pipeline.issue,
             minijinja::context! {
                 files => minijinja::value::Serde(shown),
                 tools => minijinja::value::Serde(tools),
@@ -184,8 +119,15 @@ impl StageKind for Localize {
                 LocalizeAnswer::Locations(proposed) => {
                     let mut locations = Vec::new();
                     for location in proposed {
-                        match check_location(pipeline, &location) {
-                            Ok(()) => locations.push(location),
+                        match resolve_location(pipeline, &location) {
+                            Ok((location, how)) => {
+                                if let Some(how) = how {
+                                    pipeline.note(stage, format!("candidate {beam}: {how}"));
+                                }
+                                if !locations.contains(&location) {
+                                    locations.push(location);
+                                }
+                            }
                             Err(err) => pipeline.candidate_error(
                                 stage,
                                 beam,
@@ -223,21 +165,23 @@ impl StageKind for Localize {
                 MAX_ROUNDS - round,
                 if MAX_ROUNDS - round == 1 { "" } else { "s" }
             )));
+            let last = round + 1 == MAX_ROUNDS;
+            let grammar = localize_grammar(pipeline, files, !last);
             answer = pipeline
                 .continue_candidate(
                     stage,
                     beam,
                     transcript.clone(),
                     round + 1,
-                    Localize::grammar(),
+                    grammar.as_deref(),
                 )?
                 .answer;
         }
         unreachable!("the last round returns or fails")
     }
 
-    fn grammar() -> Option<&'static str> {
-        crate::assets::text("grammars/localize.gbnf").ok()
+    fn grammar(pipeline: &Pipeline, files: &Vec<String>) -> Option<String> {
+        localize_grammar(pipeline, files, true)
     }
 
     fn judged(data: &Located) -> Option<&str> {
@@ -277,59 +221,142 @@ impl Pipeline {
     }
 }
 
-fn check_location(pipeline: &Pipeline, location: &Location) -> Result<()> {
-    let text = pipeline.workspace.read(&location.file)?;
+/// The grammar of a localize answer about `files`, with tool calls when `calls` and the index is
+/// there to answer them.
+fn localize_grammar(pipeline: &Pipeline, files: &[String], calls: bool) -> Option<String> {
+    let shown: Vec<LocalizeFile> = files
+        .iter()
+        .filter_map(|path| {
+            let text = pipeline.workspace.read(path).ok()?;
+            let symbols = pipeline
+                .index
+                .as_ref()
+                .and_then(|index| index.file(path))
+                .map(|file| file.symbols.as_slice())
+                .unwrap_or_default();
+            let names = |kinds: &[SymbolKind]| {
+                let mut names: Vec<String> = symbols
+                    .iter()
+                    .filter(|s| kinds.contains(&s.kind))
+                    .map(|s| s.name.clone())
+                    .collect();
+                names.sort();
+                names.dedup();
+                names
+            };
+            Some(LocalizeFile {
+                path: path.clone(),
+                lines: text.lines().count(),
+                classes: names(&[SymbolKind::Class]),
+                functions: names(&[SymbolKind::Function, SymbolKind::Method]),
+            })
+        })
+        .collect();
+    let tools = if calls && pipeline.index.is_some() {
+        TOOLS
+    } else {
+        &[]
+    };
+    Some(grammar::localize(&shown, tools))
+}
+
+/// Turns a proposed location into one with a file of the repository and a line span inside it:
+/// missing lines come from the symbol it names, else the start of the file; a span past the end is
+/// cut at the end. Returns what was filled in, if anything.
+fn resolve_location(
+    pipeline: &Pipeline,
+    proposed: &ProposedLocation,
+) -> Result<(Location, Option<String>)> {
+    let files = pipeline.workspace.files();
+    let Some(file) = paths::resolve(&proposed.file, files) else {
+        bail!("{} is not a file of the repository", proposed.file);
+    };
+    let text = pipeline.workspace.read(file)?;
     let lines = text.lines().count();
-    if location.start == 0 || location.start > location.end || location.end > lines {
-        bail!(
-            "lines {}-{} are not a span of {} (it has {lines} lines)",
-            location.start,
-            location.end,
-            location.file
-        );
+    if lines == 0 {
+        bail!("{file} is empty");
     }
-    Ok(())
+    let mut how = Vec::new();
+    if file != proposed.file {
+        how.push(format!("{} read as {file}", proposed.file));
+    }
+    let symbol = || {
+        let index = pipeline.index.as_ref()?;
+        let indexed = index.file(file)?;
+        indexed
+            .symbols
+            .iter()
+            .filter(|s| {
+                proposed.function.as_deref().is_none_or(|f| s.name == f)
+                    && match (&proposed.class, &proposed.function) {
+                        (Some(class), Some(_)) => s.parent() == Some(class.as_str()),
+                        (Some(class), None) => s.name == *class && s.kind == SymbolKind::Class,
+                        (None, Some(_)) => s.kind.is_callable(),
+                        (None, None) => false,
+                    }
+            })
+            .map(|s| (s.start, s.end))
+            .next()
+    };
+    let (start, end) = match (proposed.start, proposed.end) {
+        (Some(start), Some(end)) if start >= 1 && start <= lines => {
+            let (start, end) = (start.min(end.max(1)), end.max(start));
+            if end > lines {
+                how.push(format!(
+                    "lines {start}-{end} cut at the file's end ({lines})"
+                ));
+            }
+            (start, end.min(lines))
+        }
+        (Some(start), _) if start > lines || start == 0 => {
+            bail!("line {start} is not a line of {file} (it has {lines} lines)")
+        }
+        _ => match symbol() {
+            Some(span) => {
+                how.push(format!(
+                    "lines {}-{} of {} taken from the symbol index",
+                    span.0,
+                    span.1,
+                    proposed
+                        .function
+                        .as_ref()
+                        .or(proposed.class.as_ref())
+                        .map_or("", |s| s)
+                ));
+                span
+            }
+            None => {
+                let end = lines.min(WHOLE_FILE_LINES);
+                how.push(format!("no lines given: lines 1-{end} of {file} taken"));
+                (1, end)
+            }
+        },
+    };
+    Ok((
+        Location {
+            file: file.to_string(),
+            class: proposed.class.clone(),
+            function: proposed.function.clone(),
+            start,
+            end,
+        },
+        (!how.is_empty()).then(|| how.join("; ")),
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
-
-    #[test]
-    fn calls_and_locations_are_told_apart() {
-        let calls = parse_localize_answer(
-            r#"{"calls": [{"tool": "search_method", "args": {"method_name": "parse"}}]}"#,
-        )
-        .unwrap();
-        assert!(matches!(calls, LocalizeAnswer::Calls(ref c) if c[0].tool == "search_method"));
-        let located = parse_localize_answer(
-            r#"[{"file": "a.py", "class": null, "function": "f", "start": 1, "end": 2}]"#,
-        )
-        .unwrap();
-        assert!(
-            matches!(located, LocalizeAnswer::Locations(ref l) if l[0].function.as_deref() == Some("f"))
-        );
-        assert!(parse_localize_answer(r#"{"calls": []}"#).is_err());
-        assert!(parse_localize_answer("no idea").is_err());
-    }
 
     #[test]
     fn the_grammar_names_every_tool() {
-        let grammar = Localize::grammar().unwrap();
+        let grammar = grammar::localize(&[], TOOLS);
         for tool in TOOLS {
             assert!(
                 grammar.contains(&format!("\\\"{}\\\"", tool.name)),
-                "{} is missing from localize.gbnf",
+                "{} is missing from the localize grammar",
                 tool.name
             );
-        }
-    }
-
-    proptest! {
-        #[test]
-        fn parsing_never_panics(text in "\\PC{0,80}") {
-            let _ = parse_localize_answer(&text);
         }
     }
 }

@@ -5,7 +5,6 @@
 //! thinking. The pipeline runs on its own thread; [`start`] returns the event stream and a
 //! [`SessionHandle`] for commands.
 
-mod answer;
 mod beams;
 mod edit;
 mod evolve;
@@ -18,11 +17,7 @@ pub mod simulate;
 mod understand;
 mod verify;
 
-pub use answer::{code_block, json_array};
-pub use edit::{
-    Edit, FileChange, Matching, apply_edit, apply_edits, hunks, parse_edits, unified_diff,
-};
-pub use localize::{LocalizeAnswer, Location, parse_localize_answer};
+pub use edit::{Applied, Edit, FileChange, Matching, apply_edit, apply_edits, hunks, unified_diff};
 pub use select::{Scored, Selection, confident, select};
 
 use std::path::PathBuf;
@@ -68,6 +63,12 @@ pub struct SessionHandle {
 }
 
 impl SessionHandle {
+    /// Says whether someone can answer when a stage has no usable candidate (an interface, or
+    /// headless stdin still open); without anyone, such a stage ends the session.
+    pub fn set_steerable(&self, steerable: bool) {
+        self.control.set_steerable(steerable);
+    }
+
     /// Applies a command. Steering is recorded as an event; pause and resume when they change
     /// something; abort shows as the session's outcome.
     pub fn send(&self, command: Command) {
@@ -138,6 +139,7 @@ fn launch(
         }
     };
     let emitter = Arc::new(Mutex::new(emitter));
+    let reasoning = engine.reasoning(spec.settings.think);
     let header = SessionHeader {
         format: FORMAT_VERSION,
         ponder_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -153,6 +155,7 @@ fn launch(
             prompts.overridden().to_vec(),
             &spec.settings,
         )),
+        reasoning: Some(reasoning.clone()),
     };
     let mut pipeline = Pipeline {
         engine,
@@ -171,6 +174,8 @@ fn launch(
         next_call: 0,
         tokens_spent: Default::default(),
         diffs: Default::default(),
+        thinks: reasoning.thinks,
+        temperature: [None; 4],
     };
     let thread = std::thread::Builder::new()
         .name("ponder-pipeline".into())
@@ -216,6 +221,10 @@ pub(crate) struct Pipeline {
     diffs: std::collections::HashMap<Beam, String>,
     /// Tokens (think, answer) each candidate spent over its rounds.
     tokens_spent: std::collections::HashMap<(Stage, Beam), (u32, u32)>,
+    /// Candidates think in `<think>` tags before answering (the `think` setting, resolved).
+    thinks: bool,
+    /// Temperatures a re-roll set for a stage.
+    temperature: [Option<f32>; 4],
 }
 
 impl Pipeline {
@@ -348,6 +357,26 @@ impl Pipeline {
             ));
         }
         notes
+    }
+
+    /// The system and user messages of stage prompt `name`, for this session's issue and way of
+    /// reasoning.
+    fn messages(
+        &self,
+        name: &str,
+        context: minijinja::Value,
+    ) -> Result<Vec<crate::model::Message>> {
+        self.prompts
+            .messages(name, &self.issue, context, self.thinks)
+    }
+
+    /// Tokens of thinking a candidate of `stage` may spend: none when the model does not think.
+    fn think_budget(&self, stage: Stage) -> u32 {
+        if self.thinks {
+            self.settings.think_budget(stage)
+        } else {
+            0
+        }
     }
 
     /// Tells the viewer what the search decided and why (not a problem).

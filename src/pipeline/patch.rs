@@ -8,8 +8,10 @@ use serde::Serialize;
 
 use super::Pipeline;
 use super::beams::{Candidate, StageKind};
-use super::edit::{FileChange, Matching, apply_edits, parse_edits, unified_diff};
+use super::edit::{FileChange, Matching, apply_edits, unified_diff};
 use super::localize::Location;
+use crate::answer::grammar::{self, PatchFile};
+use crate::answer::{parse_edits, paths};
 use crate::event::{Beam, Event, Stage};
 use crate::model::Message;
 
@@ -53,8 +55,10 @@ impl PatchStage {
         for location in locations {
             let text = pipeline.workspace.read(&location.file)?;
             let lines: Vec<&str> = text.lines().collect();
-            let start = location.start.saturating_sub(CONTEXT_LINES).max(1);
-            let end = (location.end + CONTEXT_LINES).min(lines.len());
+            if lines.is_empty() {
+                continue;
+            }
+            let (start, end) = shown_span(location, lines.len());
             shown.push(ShownLocation {
                 file: location.file.clone(),
                 symbol: location.symbol(),
@@ -63,30 +67,75 @@ impl PatchStage {
                 code: lines[start - 1..end].join("\n"),
             });
         }
-        pipeline.prompts.messages(
+        pipeline.messages(
             "patch",
-            &pipeline.issue,
             minijinja::context! { locations => minijinja::value::Serde(shown), notes },
         )
     }
 
-    /// Parses and applies a patch answer.
-    pub(crate) fn make_patch(pipeline: &Pipeline, answer: &str) -> Result<Patch> {
-        let edits = parse_edits(answer)?;
-        let (changes, matching) = apply_edits(&edits, |path| pipeline.workspace.read(path))?;
-        let diff = unified_diff(&changes);
+    /// The grammar of edits to what the prompt for `locations` shows.
+    pub(crate) fn grammar_for(pipeline: &Pipeline, locations: &[Location]) -> Option<String> {
+        let mut files: Vec<PatchFile> = Vec::new();
+        for location in locations {
+            let Ok(text) = pipeline.workspace.read(&location.file) else {
+                continue;
+            };
+            let span = shown_span(location, text.lines().count());
+            match files.iter_mut().find(|f| f.path == location.file) {
+                Some(file) => file.shown.push(span),
+                None => files.push(PatchFile {
+                    path: location.file.clone(),
+                    text,
+                    shown: vec![span],
+                }),
+            }
+        }
+        Some(grammar::patch(&files))
+    }
+
+    /// Parses and applies a patch answer; edits that name a file loosely are matched to the
+    /// repository's, and edits that fail are reported while the others make the patch.
+    pub(crate) fn make_patch(pipeline: &Pipeline, beam: Beam, answer: &str) -> Result<Patch> {
+        let mut parsed = parse_edits(answer)?;
+        for problem in &parsed.problems {
+            pipeline.candidate_error(Stage::Patch, beam, problem.clone());
+        }
+        let files = pipeline.workspace.files();
+        for edit in &mut parsed.edits {
+            if let Some(file) = paths::resolve(&edit.file, files)
+                && file != edit.file
+            {
+                pipeline.note(
+                    Stage::Patch,
+                    format!("candidate {beam}: {} read as {file}", edit.file),
+                );
+                edit.file = file.to_string();
+            }
+        }
+        let applied = apply_edits(&parsed.edits, |path| {
+            if pipeline.workspace.has_file(path) {
+                return pipeline.workspace.read(path).map(Some);
+            }
+            check_new_path(pipeline, path)?;
+            Ok(None)
+        })?;
+        for failure in &applied.failed {
+            pipeline.candidate_error(Stage::Patch, beam, format!("{failure}; edit left out"));
+        }
+        let diff = unified_diff(&applied.changes);
         if diff.is_empty() {
             bail!("the edits change nothing");
         }
-        let changes: Vec<FileChange> = changes
+        let changes: Vec<FileChange> = applied
+            .changes
             .into_iter()
-            .filter(|c| c.before != c.after)
+            .filter(|c| c.before != c.after || c.created)
             .collect();
         Ok(Patch {
             answer: answer.to_string(),
             diff,
             files: changes.iter().map(|c| c.path.clone()).collect(),
-            matching,
+            matching: applied.matching,
             changes,
             votes: 1,
         })
@@ -116,13 +165,17 @@ impl StageKind for PatchStage {
         PatchStage::prompt_with(pipeline, locations, "")
     }
 
+    fn grammar(pipeline: &Pipeline, locations: &Vec<Location>) -> Option<String> {
+        PatchStage::grammar_for(pipeline, locations)
+    }
+
     fn parse(
         pipeline: &mut Pipeline,
-        _beam: Beam,
+        beam: Beam,
         answer: &str,
         _: &Vec<Location>,
     ) -> Result<Patch> {
-        PatchStage::make_patch(pipeline, answer)
+        PatchStage::make_patch(pipeline, beam, answer)
     }
 
     /// Merges identical patches: the first keeps the votes, the others are unusable duplicates.
@@ -157,4 +210,28 @@ impl StageKind for PatchStage {
             }
         }
     }
+}
+
+/// The lines of a location the patch prompt shows (1-based, inclusive): the span and a few lines
+/// around it, inside the file.
+fn shown_span(location: &Location, lines: usize) -> (usize, usize) {
+    let end = (location.end + CONTEXT_LINES).min(lines).max(1);
+    let start = location.start.saturating_sub(CONTEXT_LINES).max(1).min(end);
+    (start, end)
+}
+
+/// A file a patch may create: a plain relative path inside the repository, not under `.git`, and
+/// not one that exists but ponder does not list (binary, large, ignored).
+fn check_new_path(pipeline: &Pipeline, path: &str) -> Result<()> {
+    let relative = std::path::Path::new(path);
+    let plain = relative
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if path.is_empty() || !plain || path.starts_with(".git/") || path == ".git" {
+        bail!("{path} is not a path inside the repository that a patch may create");
+    }
+    if pipeline.workspace.root().join(relative).exists() {
+        bail!("{path} exists but is not a text file ponder edits (binary, large or ignored)");
+    }
+    Ok(())
 }

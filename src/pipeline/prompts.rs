@@ -75,20 +75,28 @@ impl Prompts {
         &self.overridden
     }
 
-    /// The system message and the rendered user message of template `name`.
-    pub fn messages(&self, name: &str, issue: &Issue, context: Value) -> Result<Vec<Message>> {
+    /// The system message and the rendered user message of template `name`; `think` tells the
+    /// templates whether the model reasons in `<think>` tags first.
+    pub fn messages(
+        &self,
+        name: &str,
+        issue: &Issue,
+        context: Value,
+        think: bool,
+    ) -> Result<Vec<Message>> {
         let template = self.env.get_template(name)?;
         let user = template
             .render(minijinja::context! {
                 issue_title => &issue.title,
                 issue_body => &issue.body,
+                think,
                 ..context
             })
             .with_context(|| format!("cannot render the {name} prompt"))?;
         let system = self
             .env
             .get_template("system")?
-            .render(minijinja::context! {})?;
+            .render(minijinja::context! { think })?;
         Ok(vec![
             Message::system(system.trim_end()),
             Message::user(user),

@@ -30,7 +30,7 @@ impl Pipeline {
             .enumerate()
             .map(|(i, p)| RankEntry {
                 beam: p.beam,
-                score: scores.as_ref().map_or(0.0, |s| s[i]),
+                score: scores.as_ref().map(|s| s[i]),
                 votes: p.patch.votes,
                 verified: p.verified,
             })
@@ -38,7 +38,8 @@ impl Pipeline {
         ranking.sort_by(|a, b| {
             b.verified
                 .cmp(&a.verified)
-                .then(b.score.total_cmp(&a.score))
+                .then(b.score.is_some().cmp(&a.score.is_some()))
+                .then(b.score.unwrap_or(0.0).total_cmp(&a.score.unwrap_or(0.0)))
                 .then(b.votes.cmp(&a.votes))
                 .then(a.beam.cmp(&b.beam))
         });

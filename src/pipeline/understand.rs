@@ -1,9 +1,11 @@
-//! Stage 1, understand: which files matter? The answer is a JSON array of repository paths.
+//! Stage 1, understand: which files matter? The answer is a JSON array of repository paths,
+//! constrained (on engines that take a grammar) to the repository's own files.
 
 use anyhow::{Result, bail};
 
+use super::Pipeline;
 use super::beams::StageKind;
-use super::{Pipeline, answer};
+use crate::answer::{self, grammar, paths};
 use crate::event::{Beam, Stage};
 use crate::model::Message;
 use crate::repo::{fitted_tree, shortlist};
@@ -12,6 +14,8 @@ use crate::repo::{fitted_tree, shortlist};
 const TREE_TOKENS: usize = 2_000;
 /// Files of the BM25 shortlist shown in the prompt.
 const SHORTLIST: usize = 10;
+/// Most files an answer may name.
+pub const MAX_FILES: usize = 5;
 
 /// The understand stage.
 pub(crate) struct Understand;
@@ -33,37 +37,61 @@ impl StageKind for Understand {
             .into_iter()
             .map(|(path, score)| format!("{path} ({score:.1})"))
             .collect();
-        pipeline.prompts.messages(
+        pipeline.messages(
             "understand",
-            &pipeline.issue,
-            minijinja::context! { tree, shortlist => ranked },
+            minijinja::context! { tree, shortlist => ranked, max_files => MAX_FILES },
         )
     }
 
-    fn grammar() -> Option<&'static str> {
-        crate::assets::text("grammars/understand.gbnf").ok()
+    fn grammar(pipeline: &Pipeline, _: &()) -> Option<String> {
+        Some(grammar::understand(pipeline.workspace.files(), MAX_FILES))
     }
 
     fn parse(pipeline: &mut Pipeline, beam: Beam, answer: &str, _: &()) -> Result<Vec<String>> {
-        let paths: Vec<String> = answer::json_array(answer, "file paths")?;
-        let mut files = Vec::new();
-        for path in paths {
-            let path = path.trim().trim_start_matches("./").to_string();
-            if pipeline.workspace.has_file(&path) {
-                if !files.contains(&path) {
-                    files.push(path);
+        let files = pipeline.workspace.files();
+        let named: Vec<String> = match answer::json_array::<String>(answer, "file paths") {
+            Ok(named) => named,
+            Err(err) => {
+                // No list: the files the answer names in its text, if any.
+                let mentioned = paths::mentioned(answer, files, MAX_FILES);
+                if mentioned.is_empty() {
+                    return Err(err);
                 }
-            } else {
-                pipeline.candidate_error(
+                pipeline.note(
+                    Stage::Understand,
+                    format!(
+                        "candidate {beam} gave no JSON list; taking the {} repository files its \
+                         answer names",
+                        mentioned.len()
+                    ),
+                );
+                mentioned
+            }
+        };
+        let mut kept = Vec::new();
+        for path in named {
+            match paths::resolve(&path, files) {
+                Some(file) => {
+                    if file != path.trim() {
+                        pipeline.note(
+                            Stage::Understand,
+                            format!("candidate {beam}: {path} read as {file}"),
+                        );
+                    }
+                    if !kept.iter().any(|k| k == file) {
+                        kept.push(file.to_string());
+                    }
+                }
+                None => pipeline.candidate_error(
                     Stage::Understand,
                     beam,
                     format!("{path} is not a file in the repository; ignored"),
-                );
+                ),
             }
         }
-        if files.is_empty() {
+        if kept.is_empty() {
             bail!("none of the files named exists in the repository");
         }
-        Ok(files)
+        Ok(kept)
     }
 }

@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
+use super::Pipeline;
 use super::beams::{Kept, StageKind};
 use super::localize::Location;
 use super::patch::{Patch, PatchStage};
-use super::{Pipeline, answer};
+use crate::answer::{self, grammar};
 use crate::event::{Beam, Event, SearchStrategy, Stage, TestKind, TestOutcome, Tree};
 use crate::model::Message;
 use crate::repo::Worktree;
@@ -49,9 +50,11 @@ impl StageKind for ReproStage {
     const STAGE: Stage = Stage::Verify;
 
     fn prompt(pipeline: &Pipeline, diff: &String) -> Result<Vec<Message>> {
-        pipeline
-            .prompts
-            .messages("verify", &pipeline.issue, minijinja::context! { diff })
+        pipeline.messages("verify", minijinja::context! { diff })
+    }
+
+    fn grammar(_: &Pipeline, _: &String) -> Option<String> {
+        Some(grammar::python_block())
     }
 
     fn parse(pipeline: &mut Pipeline, beam: Beam, answer: &str, _: &String) -> Result<Repro> {
@@ -263,12 +266,20 @@ impl Pipeline {
                 failed.beam
             ),
         );
+        let grammar = PatchStage::grammar_for(self, &locations);
         let generation = self
-            .generate(Stage::Patch, messages, 1, Some(failed.beam), beam)?
+            .generate(
+                Stage::Patch,
+                messages,
+                1,
+                Some(failed.beam),
+                beam,
+                grammar.as_deref(),
+            )?
             .into_iter()
             .next()
             .context("the engine returned no repair")?;
-        match PatchStage::make_patch(self, &generation.answer) {
+        match PatchStage::make_patch(self, beam, &generation.answer) {
             Ok(patch) => {
                 let answer = generation.answer.clone();
                 self.judge(
@@ -291,6 +302,7 @@ impl Pipeline {
         patch
             .changes
             .iter()
+            .filter(|c| !c.created)
             .map(|c| super::localize::Location {
                 file: c.path.clone(),
                 class: None,

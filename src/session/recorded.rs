@@ -92,6 +92,7 @@ impl Engine for Recorded {
                     think_tokens,
                     answer_tokens,
                     forced_answer,
+                    notes,
                     ..
                 } => {
                     finished.push((
@@ -100,6 +101,7 @@ impl Engine for Recorded {
                         *think_tokens,
                         *answer_tokens,
                         *forced_answer,
+                        notes.clone(),
                     ));
                     if finished.len() == request.n as usize {
                         break;
@@ -121,7 +123,7 @@ impl Engine for Recorded {
         }
         let base = finished[0].0;
         let mut generations: Vec<Generation> = Vec::new();
-        for (beam, answer, think_tokens, answer_tokens, forced_answer) in finished {
+        for (beam, answer, think_tokens, answer_tokens, forced_answer, notes) in finished {
             let before = if request.round <= 1 {
                 (0, 0)
             } else {
@@ -139,6 +141,7 @@ impl Engine for Recorded {
                 think_tokens: think_tokens.saturating_sub(before.0),
                 answer_tokens: answer_tokens.saturating_sub(before.1),
                 forced_answer,
+                notes,
             });
         }
         for (beam, channel, text) in tokens {

@@ -100,7 +100,7 @@ pub enum ReplayKey {
 }
 
 /// What a key asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     None,
     /// Redraw: the view changed.
@@ -110,6 +110,10 @@ pub enum Action {
     Edit {
         stage: Stage,
         beam: Beam,
+    },
+    /// Write an answer of this stage in the user's editor: a new candidate.
+    Write {
+        stage: Stage,
     },
     /// Control the replay.
     Replay(ReplayKey),

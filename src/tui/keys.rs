@@ -178,9 +178,23 @@ impl App {
                 on: !self.gate_on(),
             }),
             KeyCode::Char('c') | KeyCode::Enter if at_gate => Action::Send(Command::Continue),
-            KeyCode::Char('r') if at_gate => Action::Send(Command::Reroll {
+            KeyCode::Char('r') if at_gate => Action::Send(Command::reroll(
+                self.state.gate.unwrap_or(Stage::Understand),
+            )),
+            // Re-roll hotter and with twice the thinking.
+            KeyCode::Char('R') if at_gate => {
+                let stage = self.state.gate.unwrap_or(Stage::Understand);
+                let settings = self.state.header.as_ref().map(|h| &h.settings);
+                Action::Send(Command::Reroll {
+                    stage,
+                    temperature: settings.map(|s| (s.temperature + 0.3).min(1.5)),
+                    think_budget: settings.map(|s| s.think_budget(stage).max(256) * 2),
+                    n: None,
+                })
+            }
+            KeyCode::Char('w') if at_gate => Action::Write {
                 stage: self.state.gate.unwrap_or(Stage::Understand),
-            }),
+            },
             _ => Action::None,
         }
     }

@@ -31,6 +31,7 @@ mod tests {
                 think_tokens: 1,
                 answer_tokens: 1,
                 forced_answer: false,
+                notes: Vec::new(),
             },
             Event::CandidateFinished {
                 stage: Stage::Localize,
@@ -39,6 +40,7 @@ mod tests {
                 think_tokens: 1,
                 answer_tokens: 1,
                 forced_answer: false,
+                notes: Vec::new(),
             },
             Event::Scored {
                 stage: Stage::Localize,
@@ -121,9 +123,13 @@ mod tests {
         );
         assert_eq!(
             app.on_key(key(KeyCode::Char('r'))),
-            Action::Send(Command::Reroll {
+            Action::Send(Command::reroll(Stage::Localize))
+        );
+        assert_eq!(
+            app.on_key(key(KeyCode::Char('w'))),
+            Action::Write {
                 stage: Stage::Localize
-            })
+            }
         );
     }
 
@@ -180,6 +186,7 @@ mod hunk_tests {
             path: "f".into(),
             before,
             after,
+            created: false,
         }]);
         app.state.apply(&Event::PatchProposed {
             beam: 3,
@@ -239,6 +246,7 @@ mod view_key_tests {
             path: "f.py".into(),
             before,
             after,
+            created: false,
         }]);
         for event in [
             Event::StageStarted {

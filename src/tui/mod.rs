@@ -29,7 +29,7 @@ use futures_util::StreamExt;
 
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::event::{Command, Envelope, Event, Outcome, SessionState};
+use crate::event::{Command, Envelope, Event, Outcome, SessionState, Stage};
 use crate::model::llama::background::LoadProgress;
 use crate::pipeline::{RunningSession, SessionHandle};
 use crate::session::Player;
@@ -72,6 +72,22 @@ fn edit_in_editor(text: &str) -> Result<Option<String>> {
     Ok((edited.trim_end() != text.trim_end()).then(|| edited.trim_end().to_string()))
 }
 
+/// What the editor starts from when the user writes a stage's answer: the format the stage wants.
+fn answer_template(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Understand => "[\"path/to/file.py\"]",
+        Stage::Localize => {
+            "[{\"file\": \"path/to/file.py\", \"class\": null, \"function\": \"name\", \"start\": 1, \"end\": 10}]"
+        }
+        Stage::Patch => {
+            "path/to/file.py\n<<<<<<< SEARCH\nlines copied exactly from the file\n=======\nthe lines that replace them\n>>>>>>> REPLACE"
+        }
+        Stage::Verify => {
+            "```python\n# reproduces the issue: print `Issue reproduced` (exit 1) while the bug is there,\n# `Issue resolved` (exit 0) once it is fixed\n```"
+        }
+    }
+}
+
 /// Shows a live session until the user quits; a session still running is aborted then.
 pub fn run(session: RunningSession, theme: Theme) -> Result<Outcome> {
     run_loading(session, theme, None)
@@ -90,6 +106,8 @@ pub fn run_loading(
         thread,
         ..
     } = session;
+    // Someone is at the keyboard: a stage with no usable candidate waits for them.
+    handle.set_steerable(true);
     let app = event_loop(
         App::new(),
         Source::Live {
@@ -229,6 +247,20 @@ fn event_loop(
                                 input = EventStream::new();
                                 match (edited, &source) {
                                     (Ok(Some(answer)), Source::Live { handle, .. }) => handle.send(Command::Edit { stage, beam, answer }),
+                                    (Ok(_), _) => {}
+                                    (Err(err), _) => app.view.status = Some(format!("{err:#}")),
+                                }
+                                frames.request();
+                            }
+                            Action::Write { stage } => {
+                                drop(input);
+                                let written = guard.suspended(|| edit_in_editor(answer_template(stage)))?;
+                                input = EventStream::new();
+                                match (written, &source) {
+                                    (Ok(Some(answer)), Source::Live { handle, .. }) => {
+                                        handle.send(Command::Answer { stage, answer });
+                                        handle.send(Command::Continue);
+                                    }
                                     (Ok(_), _) => {}
                                     (Err(err), _) => app.view.status = Some(format!("{err:#}")),
                                 }

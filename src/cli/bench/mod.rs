@@ -2,6 +2,7 @@
 //! in the same run.
 
 mod engine;
+mod grammar;
 mod index;
 mod search;
 mod tui;
@@ -23,6 +24,8 @@ pub enum BenchCommand {
     Engine(engine::EngineBenchArgs),
     /// Frame render time, tokens per second the interface absorbs, redraws while idle.
     Tui(tui::TuiBenchArgs),
+    /// The cost per token of answering under each stage's grammar, against answering freely.
+    Grammar(grammar::GrammarBenchArgs),
 }
 
 pub fn run(command: BenchCommand) -> Result<ExitCode> {
@@ -31,5 +34,6 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
         BenchCommand::Search(args) => search::run(args),
         BenchCommand::Engine(args) => engine::run(args),
         BenchCommand::Tui(args) => tui::run(args),
+        BenchCommand::Grammar(args) => grammar::run(args),
     }
 }

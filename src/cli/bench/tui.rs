@@ -236,6 +236,7 @@ fn big_diff(lines: usize) -> String {
             path: "src/engine.py".into(),
             before,
             after,
+            created: false,
         }]);
         if diff.lines().count() >= lines {
             return diff;

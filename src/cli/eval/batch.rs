@@ -1,7 +1,10 @@
 //! `ponder eval run`: the whole pipeline, headless, over SWE-bench-format instances. Writes
-//! SWE-bench predictions and per-instance metrics (file and location accuracy of the understand
-//! and localize stages against the gold patch, tokens, time) as JSON lines; resumable (instances
-//! already in the predictions are skipped); `--shard I/N` splits one run over machines.
+//! SWE-bench predictions and per-instance metrics as JSON lines: per stage the share of usable
+//! answers, empty answers, tokens and time; file and location accuracy of the understand and
+//! localize stages against the gold patch; reproduction scripts that reproduce; and whether the
+//! prediction resolves the instance, graded by its SWE-bench tests as `ponder eval verify` grades
+//! (unless `--no-grade`). Resumable (instances already in the predictions are skipped);
+//! `--shard I/N` splits one run over machines.
 
 use std::collections::HashSet;
 use std::io::{BufRead, IsTerminal, Write};
@@ -50,6 +53,15 @@ pub struct EvalRunArgs {
     /// Compute budget B per instance (N = B candidates per stage).
     #[arg(long, value_name = "B")]
     budget: Option<u32>,
+    /// Tokens of thinking per candidate (default: config `think_budget`).
+    #[arg(long, value_name = "N")]
+    think_budget: Option<u32>,
+    /// Do not grade predictions with the instances' SWE-bench tests.
+    #[arg(long)]
+    no_grade: bool,
+    /// Where grading keeps its checkouts and virtualenvs (default: the data folder's eval/).
+    #[arg(long, value_name = "DIR")]
+    work: Option<PathBuf>,
 }
 
 /// The fields of an instance this command reads.
@@ -59,6 +71,9 @@ struct Instance {
     problem_statement: String,
     #[serde(default)]
     gold_patch: Option<String>,
+    /// The same line read for grading, when it has what grading needs.
+    #[serde(skip)]
+    graded: Option<super::verify::Instance>,
 }
 
 /// Parses `I/N`.
@@ -102,13 +117,14 @@ pub fn run(args: EvalRunArgs) -> Result<ExitCode> {
         if line.trim().is_empty() {
             continue;
         }
-        let instance: Instance = serde_json::from_str(line).with_context(|| {
+        let mut instance: Instance = serde_json::from_str(line).with_context(|| {
             format!(
                 "{} line {} is not a SWE-bench instance (instance_id, problem_statement…)",
                 args.instances.display(),
                 number + 1
             )
         })?;
+        instance.graded = serde_json::from_str(line).ok();
         instances.push(instance);
     }
     if let Some(shard) = &args.shard {
@@ -219,6 +235,10 @@ fn run_instance(
         settings.search = SearchSettings::for_budget(budget);
         settings.search.strategy = strategy;
     }
+    if let Some(think) = args.think_budget {
+        settings.think_budget = think;
+        settings.search.think = [None; 4];
+    }
     let session_id = format!(
         "{}-{}",
         crate::session::new_session_id(),
@@ -264,14 +284,21 @@ fn run_instance(
         }
         None => (None, None, None),
     };
+    let resolved = match (&trajectory.patch, args.no_grade) {
+        (_, true) => None,
+        (None, false) => Some(false),
+        (Some(patch), false) => grade(args, prepare, instance, patch)?,
+    };
     let metrics = json!({
         "instance_id": instance.instance_id,
         "session_id": session_id,
         "outcome": trajectory.exit_status(),
         "verified": trajectory.state.outcome.as_ref().is_some_and(|o| o.is_verified()),
+        "resolved": resolved,
         "file_match": file,
         "location_match": location,
         "patch_files_match": patch_files,
+        "stages": super::stages::stage_metrics(&events),
         "tokens": trajectory.tokens.1,
         "tokens_per_stage": trajectory
             .state
@@ -282,6 +309,32 @@ fn run_instance(
         "time_ms": started.elapsed().as_millis() as u64,
     });
     Ok((prediction, metrics))
+}
+
+/// Whether `patch` resolves the instance by its SWE-bench tests; `None` when it has none here.
+fn grade(
+    args: &EvalRunArgs,
+    prepare: &Path,
+    instance: &Instance,
+    patch: &str,
+) -> Result<Option<bool>> {
+    let Some(graded) = &instance.graded else {
+        return Ok(None);
+    };
+    let work = match &args.work {
+        Some(dir) => dir.clone(),
+        None => crate::session::data_dir()?.join("eval"),
+    };
+    let result = super::verify::grade_patches(
+        graded,
+        &[patch],
+        prepare,
+        &work,
+        std::time::Duration::from_secs(600),
+        false,
+    )
+    .with_context(|| format!("cannot grade {}", instance.instance_id))?;
+    Ok(result.map(|g| g.results.first().is_some_and(|(resolved, _)| *resolved)))
 }
 
 /// Prints accuracy, tokens and time over every instance in the metrics file.
@@ -316,6 +369,11 @@ fn summarise(metrics: &Path) -> Result<()> {
         rate("patch_files_match")
     );
     println!("verified by ponder: {}", rate("verified"));
+    println!(
+        "resolved (SWE-bench tests of the instance): {}",
+        rate("resolved")
+    );
+    super::stages::print_table(&rows);
     println!(
         "tokens: {} ({} per instance); time: {:.1} s ({:.1} s per instance)",
         sum("tokens"),

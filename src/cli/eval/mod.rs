@@ -2,6 +2,7 @@
 
 mod batch;
 mod shortlist;
+pub mod stages;
 mod verify;
 
 use std::path::Path;

@@ -41,17 +41,123 @@ pub struct EvalVerifyArgs {
     allow_unsandboxed: bool,
 }
 
-#[derive(Debug, Deserialize)]
-struct Instance {
-    instance_id: String,
-    repo: String,
-    version: Option<String>,
-    gold_patch: String,
-    test_patch: Option<String>,
+/// The fields of an instance that grading reads.
+#[derive(Debug, Clone, Deserialize)]
+pub(super) struct Instance {
+    pub instance_id: String,
+    pub repo: String,
+    pub version: Option<String>,
+    pub gold_patch: String,
+    pub test_patch: Option<String>,
     #[serde(rename = "FAIL_TO_PASS")]
-    fail_to_pass: Option<Vec<String>>,
+    pub fail_to_pass: Option<Vec<String>>,
     #[serde(rename = "PASS_TO_PASS")]
-    pass_to_pass: Option<Vec<String>>,
+    pub pass_to_pass: Option<Vec<String>>,
+}
+
+/// Patches graded against one instance's tests as SWE-bench grades them.
+pub(super) struct Graded {
+    /// Per patch, in order: resolved or not, and its verification.
+    pub results: Vec<(bool, Verification)>,
+    /// Listed tests that fail here with a network error in some run (not graded).
+    pub network: BTreeSet<String>,
+}
+
+/// Grades `patches` against the instance's SWE-bench tests in its environment (built once under
+/// `work`). `Ok(None)` when the instance has no tests here (a Verified-only row) or every
+/// FAIL_TO_PASS test needs the network.
+pub(super) fn grade_patches(
+    instance: &Instance,
+    patches: &[&str],
+    prepare: &Path,
+    work: &Path,
+    timeout: Duration,
+    allow_unsandboxed: bool,
+) -> Result<Option<Graded>> {
+    let id = &instance.instance_id;
+    let (Some(test_patch), Some(f2p), Some(p2p), Some(version)) = (
+        &instance.test_patch,
+        &instance.fail_to_pass,
+        &instance.pass_to_pass,
+        &instance.version,
+    ) else {
+        return Ok(None);
+    };
+    let spec = env_spec(&instance.repo, version)
+        .with_context(|| format!("no environment recipe for {} {version}", instance.repo))?;
+    let checkout = checkout(id, prepare, &work.join("checkouts"))?;
+    // A recipe that reads the checkout's requirements gets one environment per instance (the
+    // pins move between commits of one version); the others, one per version.
+    let env_name = match spec.requirements {
+        Some(_) => id.clone(),
+        None => format!("{}-{version}", instance.repo.replace('/', "__")),
+    };
+    let venv = virtualenv(&env_name, &spec, &checkout, &work.join("envs"))?;
+    let path = format!(
+        "{}:{}",
+        venv.join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let request = |patch: &str, beam| VerifyRequest {
+        repo: checkout.clone(),
+        beam,
+        patch: patch.to_string(),
+        repro: None,
+        regression: None,
+        swebench: Some(SweBenchTests {
+            test_patch: test_patch.clone(),
+            fail_to_pass: f2p.clone(),
+            pass_to_pass: p2p.clone(),
+            command: None,
+        }),
+        python: venv.join("bin/python").display().to_string(),
+        env: vec![
+            ("PATH".to_string(), path.clone()),
+            ("VIRTUAL_ENV".to_string(), venv.display().to_string()),
+            ("PYTHONPATH".to_string(), "src:.".to_string()),
+            // pytest prints whole failure messages in its summary on CI (needed to tell network
+            // errors apart), and cuts them to the terminal's width elsewhere.
+            ("CI".to_string(), "true".to_string()),
+        ],
+        limits: Limits::with_timeout(timeout),
+        allow_unsandboxed,
+    };
+    let requests: Vec<VerifyRequest> = patches
+        .iter()
+        .enumerate()
+        .map(|(i, p)| request(p, i as u32))
+        .collect();
+    let verifications = sandbox::verify_many(&requests, &|_| {}, &|| false)
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
+    // Tests whose summary line shows a network error in any run cannot be graded offline.
+    let network: BTreeSet<String> = verifications
+        .iter()
+        .flat_map(|v| {
+            let log = v.runs.last().map_or("", |r| r.output.as_str());
+            v.verdict
+                .grade
+                .iter()
+                .flat_map(|g| g.failures())
+                .filter(move |t| needs_network(log, &t.id))
+                .map(|t| t.id.clone())
+        })
+        .collect();
+    if f2p.iter().all(|t| network.contains(t)) {
+        return Ok(None);
+    }
+    let results = verifications
+        .into_iter()
+        .map(|v| {
+            let resolved = v
+                .verdict
+                .grade
+                .as_ref()
+                .is_some_and(|g| g.failures().all(|t| network.contains(&t.id)));
+            (resolved, v)
+        })
+        .collect();
+    Ok(Some(Graded { results, network }))
 }
 
 /// The Python and the packages an instance's tests need.
@@ -193,96 +299,40 @@ fn eval_instance(
     args: &EvalVerifyArgs,
 ) -> Result<Option<Line>> {
     let id = &instance.instance_id;
-    let (Some(test_patch), Some(f2p), Some(p2p), Some(version)) = (
-        &instance.test_patch,
-        &instance.fail_to_pass,
-        &instance.pass_to_pass,
-        &instance.version,
-    ) else {
+    if instance.test_patch.is_none() || instance.fail_to_pass.is_none() {
         println!("{id:<28} could not run: no test patch or test lists (a Verified-only row)");
         return Ok(None);
-    };
-    let spec = env_spec(&instance.repo, version)
-        .with_context(|| format!("no environment recipe for {} {version}", instance.repo))?;
-    let checkout = checkout(id, prepare, &work.join("checkouts"))?;
-    // A recipe that reads the checkout's requirements gets one environment per instance (the
-    // pins move between commits of one version); the others, one per version.
-    let env_name = match spec.requirements {
-        Some(_) => id.clone(),
-        None => format!("{}-{version}", instance.repo.replace('/', "__")),
-    };
-    let venv = virtualenv(&env_name, &spec, &checkout, &work.join("envs"))?;
-    let path = format!(
-        "{}:{}",
-        venv.join("bin").display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let request = |patch: &str, beam| VerifyRequest {
-        repo: checkout.clone(),
-        beam,
-        patch: patch.to_string(),
-        repro: None,
-        regression: None,
-        swebench: Some(SweBenchTests {
-            test_patch: test_patch.clone(),
-            fail_to_pass: f2p.clone(),
-            pass_to_pass: p2p.clone(),
-            command: None,
-        }),
-        python: venv.join("bin/python").display().to_string(),
-        env: vec![
-            ("PATH".to_string(), path.clone()),
-            ("VIRTUAL_ENV".to_string(), venv.display().to_string()),
-            ("PYTHONPATH".to_string(), "src:.".to_string()),
-            // pytest prints whole failure messages in its summary on CI (needed to tell network
-            // errors apart), and cuts them to the terminal's width elsewhere.
-            ("CI".to_string(), "true".to_string()),
-        ],
-        limits: Limits::with_timeout(Duration::from_secs(args.timeout)),
-        allow_unsandboxed: args.allow_unsandboxed,
-    };
+    }
     let started = Instant::now();
-    let requests = [request(&instance.gold_patch, 0), request("", 1)];
-    let mut results = sandbox::verify_many(&requests, &|_| {}, &|| false).into_iter();
-    let gold = results.next().context("no gold result")??;
-    let empty = results.next().context("no empty-patch result")??;
-    // Tests whose summary line shows a network error in either run cannot be graded offline.
-    let network: BTreeSet<String> = [&gold, &empty]
-        .iter()
-        .flat_map(|v| {
-            let log = v.runs.last().map_or("", |r| r.output.as_str());
-            v.verdict
-                .grade
-                .iter()
-                .flat_map(|g| g.failures())
-                .filter(move |t| needs_network(log, &t.id))
-                .map(|t| t.id.clone())
-        })
-        .collect();
-    let gradable = f2p.iter().filter(|t| !network.contains(*t)).count();
-    if gradable == 0 {
+    let Some(graded) = grade_patches(
+        instance,
+        &[&instance.gold_patch, ""],
+        prepare,
+        work,
+        Duration::from_secs(args.timeout),
+        args.allow_unsandboxed,
+    )?
+    else {
         println!(
             "{id:<28} could not run offline: every FAIL_TO_PASS test fails with a network error \
              (they call a server on the internet, e.g. httpbin.org)"
         );
         return Ok(None);
-    }
-    let resolved = |v: &Verification| {
-        v.verdict
-            .grade
-            .as_ref()
-            .is_some_and(|g| g.failures().all(|t| network.contains(&t.id)))
     };
-    let agree = resolved(&gold) && !resolved(&empty);
+    let network = graded.network;
+    let mut results = graded.results.into_iter();
+    let (gold_resolved, gold) = results.next().context("no gold result")?;
+    let (empty_resolved, empty) = results.next().context("no empty-patch result")?;
+    let agree = gold_resolved && !empty_resolved;
     let mut text = format!(
         "{id:<28} gold: {:<12} {}  empty: {:<12} {}  {}  ({:.0} s)",
-        if resolved(&gold) {
+        if gold_resolved {
             "resolved"
         } else {
             "NOT resolved"
         },
         counts(&gold),
-        if resolved(&empty) {
+        if empty_resolved {
             "RESOLVED"
         } else {
             "not resolved"

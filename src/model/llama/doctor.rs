@@ -87,15 +87,6 @@ pub fn report(
         or_unknown(meta.context_length),
         or_unknown(meta.vocab_size)
     )?;
-    writeln!(
-        out,
-        "  chat template: {}",
-        match (&llama.chat_template, &meta.chat_template) {
-            (Some(over), _) => format!("config override ({} chars)", over.len()),
-            (None, Some(own)) => format!("the model's own Jinja template ({} chars)", own.len()),
-            (None, None) => "none in the model: llama.cpp's built-in chatml".to_string(),
-        }
-    )?;
     let layers = meta.layers.unwrap_or(0);
     let offloaded = if backend.supports_gpu_offload() {
         u64::from(llama.n_gpu_layers).min(layers + 1)
@@ -147,12 +138,27 @@ pub fn report(
     }
     let started = Instant::now();
     match LoadedModel::load(&path, llama) {
-        Ok(model) => writeln!(
-            out,
-            "load: ok in {:.2} s ({})",
-            started.elapsed().as_secs_f64(),
-            model.describe()
-        )?,
+        Ok(model) => {
+            writeln!(
+                out,
+                "load: ok in {:.2} s ({})",
+                started.elapsed().as_secs_f64(),
+                model.describe()
+            )?;
+            writeln!(out, "  chat template: {}", model.template_choice())?;
+            let reasoning = model.reasoning(settings.think);
+            writeln!(
+                out,
+                "  think = {}: {} — {}",
+                reasoning.mode.name(),
+                if reasoning.thinks {
+                    "thinks in <think> tags"
+                } else {
+                    "answers at once"
+                },
+                reasoning.why
+            )?;
+        }
         Err(err) => {
             writeln!(out, "load: {err:#}")?;
             return Ok(false);

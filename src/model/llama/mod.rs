@@ -12,9 +12,11 @@
 pub mod background;
 pub mod bench;
 pub mod cache;
+mod candidate;
 mod config;
 pub mod decode;
 pub mod doctor;
+mod grammar;
 mod judge;
 pub mod plan;
 mod prompt;
@@ -37,7 +39,7 @@ use llama_cpp_2::model::{LlamaLoraAdapter, LlamaModel};
 
 use super::gguf::{ModelMetadata, read_metadata};
 use super::{Engine, GenerateRequest, Generation, JudgeRequest, TokenSink};
-use crate::event::{Control, EngineInfo, EngineSource};
+use crate::event::{Control, EngineInfo, EngineSource, Reasoning, ThinkMode};
 use judge::YesNo;
 use plan::{Demand, Memory, Plan, Shape};
 use prompt::PromptFormat;
@@ -119,32 +121,6 @@ impl LoadedModel {
         })
     }
 
-    /// A context for `cells` KV cells and `n_seq` sequences (the old per-request loop's; goes
-    /// when decode.rs moves onto the scheduler).
-    pub(crate) fn context(
-        &self,
-        config: &LlamaConfig,
-        cells: u32,
-        n_seq: u32,
-    ) -> Result<llama_cpp_2::context::LlamaContext<'_>> {
-        use anyhow::Context as _;
-        use llama_cpp_2::context::params::{KvCacheType, LlamaContextParams};
-        let cells = cells.max(64).div_ceil(256) * 256;
-        let params = LlamaContextParams::default()
-            .with_n_ctx(std::num::NonZeroU32::new(cells))
-            .with_n_batch(config.n_batch)
-            .with_n_ubatch(config.n_batch)
-            .with_n_seq_max(n_seq.max(1))
-            .with_kv_unified(true)
-            .with_n_threads(config.threads())
-            .with_n_threads_batch(config.threads())
-            .with_type_k(KvCacheType::F16)
-            .with_type_v(KvCacheType::F16);
-        self.model
-            .new_context(backend()?, params)
-            .with_context(|| format!("llama.cpp could not create a context of {cells} cells"))
-    }
-
     /// The prompt text of `messages`, ending where the assistant's reply begins.
     pub fn render(&self, messages: &[super::Message]) -> Result<String> {
         self.format.render(&self.model, messages)
@@ -157,6 +133,16 @@ impl LoadedModel {
         let bos = vocab.token_to_piece(vocab.bos(), true, None);
         let add_bos = vocab.should_add_bos() && !text.as_bytes().starts_with(&bos);
         vocab.tokenize(text.as_bytes(), add_bos, true)
+    }
+
+    /// Which chat template renders this model's prompts, and why.
+    pub fn template_choice(&self) -> &str {
+        &self.format.chosen
+    }
+
+    /// Whether this model's candidates think under `mode`, and why.
+    pub fn reasoning(&self, mode: ThinkMode) -> Reasoning {
+        self.format.reasoning(mode)
     }
 
     /// One line naming the model: file, architecture, size, quantization.
@@ -328,11 +314,11 @@ impl LlamaEngine {
         control: &Control,
     ) -> Result<Vec<Vec<(String, f64)>>> {
         match &mut self.judge {
-            Judge::Same => run::first_token_logprobs(&mut self.slots, request, top, control),
+            Judge::Same => judge::first_token_logprobs(&mut self.slots, request, top, control),
             Judge::Lora(adapter) => self.slots.with_adapter(adapter, LORA_TAG, |slots| {
-                run::first_token_logprobs(slots, request, top, control)
+                judge::first_token_logprobs(slots, request, top, control)
             }),
-            Judge::Other(slots) => run::first_token_logprobs(slots, request, top, control),
+            Judge::Other(slots) => judge::first_token_logprobs(slots, request, top, control),
         }
     }
 }
@@ -396,13 +382,17 @@ impl Engine for LlamaEngine {
         fit.min(slots).min(u64::from(request.n.max(1))) as u32
     }
 
+    fn reasoning(&self, mode: ThinkMode) -> Reasoning {
+        self.model().reasoning(mode)
+    }
+
     fn judge(&mut self, request: &JudgeRequest, control: &Control) -> Result<Vec<f64>> {
         match &mut self.judge {
-            Judge::Same => run::judge(&mut self.slots, request, control),
+            Judge::Same => judge::judge(&mut self.slots, request, control),
             Judge::Lora(adapter) => self
                 .slots
-                .with_adapter(adapter, LORA_TAG, |slots| run::judge(slots, request, control)),
-            Judge::Other(slots) => run::judge(slots, request, control),
+                .with_adapter(adapter, LORA_TAG, |slots| judge::judge(slots, request, control)),
+            Judge::Other(slots) => judge::judge(slots, request, control),
         }
     }
 }

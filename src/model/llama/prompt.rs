@@ -1,21 +1,36 @@
 //! How a loaded model's prompts are rendered: the config's override, else the model's own Jinja
-//! template, else llama.cpp's built-in template families (which it recognises by name or by a
-//! substring of the template text).
+//! template, else llama.cpp's built-in template for the model's family (known from the special
+//! tokens of its vocabulary, then its architecture), else ChatML. Also what the template tells
+//! about the model: whether it reasons in `<think>` tags, and what ends its turn.
 
 use anyhow::{Result, anyhow};
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 
+use crate::event::{Reasoning, ThinkMode};
 use crate::model::Message;
+use crate::model::family::{self, Family};
 use crate::model::gguf::ModelMetadata;
 use crate::model::template::{JinjaTemplate, role_name};
 
 /// The chosen way of rendering prompts for one model.
 #[derive(Debug, Clone)]
-pub(super) enum PromptFormat {
+pub(super) enum Format {
     /// A Jinja template (the model's, or the config's); llama.cpp's families are the fallback.
     Jinja(JinjaTemplate),
-    /// A llama.cpp built-in template, by name or text (`chatml`, `llama3`…).
+    /// A llama.cpp built-in template, by name or text (`chatml`, `gemma`…).
     Builtin(String),
+}
+
+/// The prompt format of a model, with what was learnt choosing it.
+#[derive(Debug, Clone)]
+pub(super) struct PromptFormat {
+    format: Format,
+    /// Which template is used, and why (for `doctor` and the header).
+    pub(super) chosen: String,
+    /// The template (or the vocabulary) knows `<think>`: a reasoning model.
+    pub(super) knows_think: Option<String>,
+    /// Texts that end an assistant turn, when written as text instead of as the special token.
+    pub(super) end_of_turn: Vec<String>,
 }
 
 impl PromptFormat {
@@ -23,25 +38,105 @@ impl PromptFormat {
         let vocab = model.vocab();
         let piece =
             |token| String::from_utf8_lossy(&vocab.token_to_piece(token, true, None)).into_owned();
+        let is_token = |text: &str| vocab.tokenize(text.as_bytes(), false, true).len() == 1;
         let jinja = |source: &str| {
-            PromptFormat::Jinja(JinjaTemplate {
+            Format::Jinja(JinjaTemplate {
                 source: source.to_string(),
                 bos_token: piece(vocab.bos()),
                 eos_token: piece(vocab.eos()),
             })
         };
-        match (over, &meta.chat_template) {
-            (Some(text), _) if text.contains("{{") || text.contains("{%") => jinja(text),
-            (Some(name), _) => PromptFormat::Builtin(name.to_string()),
-            (None, Some(text)) => jinja(text),
-            (None, None) => PromptFormat::Builtin("chatml".to_string()),
+        let (format, chosen, fam): (Format, String, Option<&Family>) =
+            match (over, &meta.chat_template) {
+                (Some(text), _) if text.contains("{{") || text.contains("{%") => (
+                    jinja(text),
+                    "the chat_template of the config (Jinja)".to_string(),
+                    family::of_template(text),
+                ),
+                (Some(name), _) => (
+                    Format::Builtin(name.to_string()),
+                    format!("llama.cpp's `{name}` template, named by chat_template in the config"),
+                    family::FAMILIES.iter().find(|f| f.builtin == name),
+                ),
+                (None, Some(text)) => (
+                    jinja(text),
+                    "the model's own chat template".to_string(),
+                    family::of_template(text),
+                ),
+                (None, None) => match family::of_model(&meta.architecture, is_token) {
+                    Some((f, why)) => (
+                        Format::Builtin(f.builtin.to_string()),
+                        format!(
+                            "llama.cpp's `{}` template: the GGUF has no chat template and {why}",
+                            f.builtin
+                        ),
+                        Some(f),
+                    ),
+                    None => (
+                        Format::Builtin("chatml".to_string()),
+                        format!(
+                            "ChatML: the GGUF has no chat template, and neither its vocabulary nor \
+                             its architecture ({}) names a family; set chat_template in [llama] \
+                             if its answers look wrong",
+                            meta.architecture
+                        ),
+                        None,
+                    ),
+                },
+            };
+        let template_text = match &format {
+            Format::Jinja(t) => Some(t.source.as_str()),
+            Format::Builtin(_) => None,
+        };
+        let knows_think = match template_text {
+            Some(text) if text.contains("<think>") => {
+                Some("the chat template writes <think>".to_string())
+            }
+            Some(text)
+                if text.contains("reasoning_content") || text.contains("enable_thinking") =>
+            {
+                Some("the chat template handles reasoning_content".to_string())
+            }
+            _ if is_token("<think>") && is_token("</think>") => {
+                Some("the vocabulary has <think> and </think> tokens".to_string())
+            }
+            _ => None,
+        };
+        let mut end_of_turn: Vec<String> = fam
+            .map(|f| f.end_of_turn.iter().map(|s| s.to_string()).collect())
+            .unwrap_or_default();
+        let eos = piece(vocab.eos());
+        if !eos.is_empty() && !end_of_turn.contains(&eos) && eos != "</s>" {
+            end_of_turn.push(eos);
         }
+        PromptFormat {
+            format,
+            chosen,
+            knows_think,
+            end_of_turn,
+        }
+    }
+
+    /// Whether candidates think under `mode`, and why.
+    pub(super) fn reasoning(&self, mode: ThinkMode) -> Reasoning {
+        let (thinks, why) = match (mode, &self.knows_think) {
+            (ThinkMode::On, _) => (true, "think = on".to_string()),
+            (ThinkMode::Off, _) => (false, "think = off".to_string()),
+            (ThinkMode::Auto, Some(why)) => (true, format!("a reasoning model: {why}")),
+            (ThinkMode::Auto, None) => (
+                false,
+                "an instruct model that answers directly: neither its chat template nor its \
+                 vocabulary knows <think>"
+                    .to_string(),
+            ),
+        };
+        Reasoning { mode, thinks, why }
     }
 
     /// Renders `messages` with the generation prompt.
     pub(super) fn render(&self, model: &LlamaModel, messages: &[Message]) -> Result<String> {
-        match self {
-            PromptFormat::Jinja(template) => template.render(messages, true).or_else(|jinja| {
+        match &self.format {
+            Format::Jinja(template) => template.render(messages, true).or_else(|jinja| {
                 builtin(model, &template.source, messages).map_err(|fallback| {
                     anyhow!(
                         "cannot render the chat template ({jinja:#}), nor with llama.cpp's \
@@ -50,7 +145,7 @@ impl PromptFormat {
                     )
                 })
             }),
-            PromptFormat::Builtin(name) => builtin(model, name, messages),
+            Format::Builtin(name) => builtin(model, name, messages),
         }
     }
 }

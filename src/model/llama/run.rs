@@ -8,12 +8,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anyhow::{Result, anyhow, bail};
 use llama_cpp_2::token::LlamaToken;
 
-use super::decode::{Candidate, THINK_CLOSE, open_thinking};
+use super::candidate::Candidate;
+use super::decode::{THINK_CLOSE, open_thinking};
 use super::plan::per_candidate;
 use super::scheduler::{Job, LogprobSink, LoopStats, Outcome, Scheduler, Work};
 use super::slots::Slots;
 use crate::event::Control;
-use crate::model::{GenerateRequest, Generation, JudgeRequest, PromptUsage, TokenSink};
+use crate::model::{GenerateRequest, Generation, PromptUsage, TokenSink};
 
 /// Job numbers, unique in the process.
 static NEXT_JOB: AtomicU64 = AtomicU64::new(1);
@@ -53,7 +54,11 @@ pub fn run(
 pub fn prompt_tokens(slots: &Slots, request: &GenerateRequest) -> Result<Vec<LlamaToken>> {
     let lm = slots.model();
     let thinking = request.think_budget > 0;
-    let prompt = open_thinking(lm.render(&request.messages)?, thinking);
+    let prompt = open_thinking(
+        lm.render(&request.messages)?,
+        thinking,
+        lm.format.knows_think.is_some(),
+    );
     Ok(lm.tokenize(&prompt))
 }
 
@@ -84,8 +89,13 @@ pub fn generate_job<'a>(
         .model
         .vocab()
         .tokenize(THINK_CLOSE.as_bytes(), false, true);
+    // The answer stops at the request's stop strings, the template's end of turn written as
+    // text, and any chat marker.
+    let mut stops = request.stop.clone();
+    stops.extend(lm.format.end_of_turn.iter().cloned());
+    stops.extend(crate::model::family::turn_markers().map(str::to_string));
     let candidates = (0..request.n)
-        .map(|beam| Candidate::new(&lm.model, request, beam, thinking))
+        .map(|beam| Candidate::new(&lm.model, request, beam, thinking, &stops))
         .collect::<Result<Vec<_>>>()?;
     let budget = per_candidate(request.think_budget, request.answer_budget) + close.len() as u64;
     Ok(Job::new(
@@ -229,84 +239,4 @@ pub fn batched_bench(
     let t_tg = (stats.decode_time + stats.loop_time).as_secs_f64();
     slots.clear();
     Ok((t_pp, t_tg))
-}
-
-/// The judging prompts of `request` as tokens, each ending where the answer begins (after a
-/// closed, empty thinking block when the template opens one).
-fn judge_prompts(slots: &Slots, request: &JudgeRequest) -> Result<Vec<Vec<LlamaToken>>> {
-    let lm = slots.model();
-    request
-        .prompts
-        .iter()
-        .map(|messages| {
-            let mut text = lm.render(messages)?;
-            if text.trim_end().ends_with("<think>") {
-                text.push_str(THINK_CLOSE);
-            }
-            Ok(lm.tokenize(&text))
-        })
-        .collect()
-}
-
-/// Scores every answer of `request` as P(yes) / (P(yes) + P(no)).
-pub fn judge(slots: &mut Slots, request: &JudgeRequest, control: &Control) -> Result<Vec<f64>> {
-    if request.prompts.is_empty() {
-        return Ok(Vec::new());
-    }
-    let yes_no = slots.model().yes_no.clone().ok_or_else(|| {
-        anyhow!(
-            "{} cannot judge: its vocabulary has no yes/no tokens; set judge_model in [llama]",
-            slots.model().describe()
-        )
-    })?;
-    let prompts = judge_prompts(slots, request)?;
-    let mut scores = vec![f64::NAN; prompts.len()];
-    let what = format!("{} judging", request.stage.name());
-    first_logits(slots, prompts, &what, control, |seq, logits| {
-        scores[seq] = yes_no.p_yes(logits)?;
-        Ok(())
-    })?;
-    Ok(scores)
-}
-
-/// The `top` most likely first answer tokens of each prompt of `request`, as (text, natural
-/// log-probability), most likely first.
-pub fn first_token_logprobs(
-    slots: &mut Slots,
-    request: &JudgeRequest,
-    top: usize,
-    control: &Control,
-) -> Result<Vec<Vec<(String, f64)>>> {
-    let prompts = judge_prompts(slots, request)?;
-    let mut best: Vec<Vec<(i32, f64)>> = vec![Vec::new(); prompts.len()];
-    first_logits(slots, prompts, "logprobs", control, |seq, logits| {
-        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let log_sum = f64::from(max)
-            + logits
-                .iter()
-                .map(|&l| f64::from(l - max).exp())
-                .sum::<f64>()
-                .ln();
-        let mut ids: Vec<usize> = (0..logits.len()).collect();
-        ids.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
-        best[seq] = ids
-            .into_iter()
-            .take(top.max(1))
-            .map(|id| (id as i32, f64::from(logits[id]) - log_sum))
-            .collect();
-        Ok(())
-    })?;
-    let vocab = slots.model().model.vocab();
-    let out = best
-        .into_iter()
-        .map(|ids| {
-            ids.into_iter()
-                .map(|(id, logprob)| {
-                    let piece = vocab.token_to_piece(LlamaToken(id), true, None);
-                    (String::from_utf8_lossy(&piece).into_owned(), logprob)
-                })
-                .collect()
-        })
-        .collect();
-    Ok(out)
 }

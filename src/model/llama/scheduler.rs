@@ -24,7 +24,7 @@ use llama_cpp_2::DecodeError;
 use llama_cpp_2::token::LlamaToken;
 
 use super::cache::SlotState;
-use super::decode::Candidate;
+use super::candidate::Candidate;
 use super::slots::Parts;
 use crate::event::{Beam, Control};
 use crate::model::{GenerateRequest, Generation, TokenSink};
@@ -46,7 +46,7 @@ pub trait LogprobSink {
 }
 
 /// What a job does once its members' prompts are read.
-pub enum Work<'a> {
+pub(super) enum Work<'a> {
     /// Candidates, one per member, streaming to `sink`.
     Generate {
         request: GenerateRequest,
@@ -126,7 +126,7 @@ pub struct PromptUsage {
 impl<'a> Job<'a> {
     /// A job whose members share `shared` and then read their own `suffixes` (one member per
     /// suffix; empty suffixes for candidates of one prompt).
-    pub fn new(
+    pub(super) fn new(
         id: u64,
         tag: u32,
         shared: Vec<LlamaToken>,
@@ -251,6 +251,12 @@ pub struct LoopStats {
     pub loop_time: Duration,
     /// Most cells in use at once.
     pub peak_cells: u64,
+    /// Answer tokens drawn under a grammar, all candidates together.
+    pub grammar_tokens: u64,
+    /// Of those, how many needed the grammar applied to the most likely tokens…
+    pub grammar_shortlist_passes: u64,
+    /// …and how many to the whole vocabulary.
+    pub grammar_full_passes: u64,
 }
 
 /// What a step put in the batch, to book once llama.cpp has decoded it.
@@ -508,7 +514,15 @@ impl<'a> Scheduler<'a> {
             {
                 for (m, c) in job.members.iter_mut().zip(candidates) {
                     if m.live && c.is_thinking() {
-                        c.force_answer(close, sink.as_mut());
+                        c.close_thinking(
+                            close,
+                            sink.as_mut(),
+                            format!(
+                                "truncated: the context ({} cells) was filling up; ponder closed \
+                                 the thinking so the candidate answers while there is room",
+                                p.cells
+                            ),
+                        );
                         m.truncated = true;
                     }
                 }
@@ -539,11 +553,14 @@ impl<'a> Scheduler<'a> {
                             continue;
                         };
                         let answering = candidate.is_answering();
-                        candidate.set_logits(member.pos, at);
-                        let forced = candidate.take_feed();
+                        candidate.pos = member.pos;
+                        candidate.logits_at = at;
+                        // Close tokens given outside a step (a forced answer) go first, unsampled.
+                        let forced = std::mem::take(&mut candidate.feed);
                         let sampled = forced.is_empty();
                         let feed = if sampled {
-                            candidate.next(&p.model.model, p.ctx, request, close, sink.as_mut())
+                            candidate.step(&p.model.model, p.ctx, request, close, sink.as_mut());
+                            std::mem::take(&mut candidate.feed)
                         } else {
                             forced
                         };
@@ -552,9 +569,9 @@ impl<'a> Scheduler<'a> {
                             && sampled
                         {
                             let logits = p.ctx.get_logits_ith(at);
-                            out.logprob(candidate.beam(), token_logprobs(p, logits, token, *top));
+                            out.logprob(candidate.beam, token_logprobs(p, logits, token, *top));
                         }
-                        if candidate.is_done() {
+                        if candidate.done {
                             member.live = false;
                             member.done = true;
                             continue;
@@ -750,7 +767,13 @@ impl<'a> Scheduler<'a> {
                         candidates, sink, ..
                     } = &mut job.work
                     {
-                        candidates[member].finish(sink.as_mut());
+                        let candidate = &mut candidates[member];
+                        candidate.notes.push(format!(
+                            "truncated: the context ({} cells) is full; the candidate ended where \
+                             it was",
+                            p.cells
+                        ));
+                        candidate.finish(sink.as_mut());
                     }
                 }
                 Entry::Shared { job, .. } | Entry::Suffix { job, .. } => {
@@ -783,14 +806,22 @@ impl<'a> Scheduler<'a> {
             let outcome = match job.failed.take() {
                 Some(err) => Outcome::Failed(err),
                 None => match job.work {
-                    Work::Generate { candidates, .. } => Outcome::Generated {
+                    Work::Generate { candidates, .. } => {
+                        for candidate in &candidates {
+                            let (drawn, shortlist, full) = candidate.grammar_counts();
+                            self.stats.grammar_tokens += drawn;
+                            self.stats.grammar_shortlist_passes += shortlist;
+                            self.stats.grammar_full_passes += full;
+                        }
+                        Outcome::Generated {
                         truncated: job.members.iter().map(|m| m.truncated).collect(),
                         generations: candidates
                             .into_iter()
                             .map(Candidate::into_generation)
                             .collect(),
                         usage,
-                    },
+                        }
+                    }
                     Work::Logits { .. } | Work::Feed { .. } => Outcome::Done { usage },
                 },
             };

@@ -126,6 +126,7 @@ impl CandidateText {
             think_tokens: self.think_tokens,
             answer_tokens: self.answer_tokens,
             forced_answer: false,
+            notes: Vec::new(),
         }
     }
 

@@ -201,6 +201,7 @@ impl Engine for OpenAiEngine {
                 think_tokens: 0,
                 answer_tokens: 0,
                 forced_answer: false,
+                notes: Vec::new(),
             });
             first_error.get_or_insert(err);
         }

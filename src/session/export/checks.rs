@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use super::Trajectory;
 use super::gold::{self, GoldFile};
+use crate::answer::{LocalizeAnswer, code_block, json_array, parse_localize_answer};
 use crate::event::{Stage, TestOutcome, Tree};
-use crate::pipeline::{LocalizeAnswer, code_block, json_array, parse_localize_answer};
 use crate::sandbox::{self, Limits, SweBenchTests, VerifyRequest};
 
 /// One check's result: `passed` is `None` when it could not be made, `detail` says why either way.
@@ -89,8 +89,11 @@ pub fn location_match(trajectory: &Trajectory, gold: &[GoldFile]) -> Check {
         .iter()
         .filter(|g| {
             !locations.iter().any(|l| {
+                let (Some(start), Some(end)) = (l.start, l.end) else {
+                    return false;
+                };
                 l.file.trim_start_matches("./") == g.path
-                    && g.ranges.iter().any(|&(s, e)| l.start <= e && s <= l.end)
+                    && g.ranges.iter().any(|&(s, e)| start <= e && s <= end)
             })
         })
         .map(|g| g.path.as_str())

@@ -32,7 +32,9 @@ pub const KEYS: &[(&str, &str)] = &[
     ("x", "reject the selected hunk: later rounds are told"),
     ("g", "gate: wait at every stage boundary (toggle)"),
     ("c, Enter", "continue from a gate"),
-    ("r", "re-roll the stage at a gate"),
+    ("r", "re-roll the stage at a gate (new seeds)"),
+    ("R", "re-roll at a gate: hotter, twice the thinking"),
+    ("w", "write the stage's answer yourself (at a gate)"),
     ("p, Space", "pause / resume the session (or the replay)"),
     ("[ / ]", "replay: slower / faster"),
     (

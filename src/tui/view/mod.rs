@@ -209,6 +209,14 @@ fn render_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, elapse
             if let Some(device) = &header.engine.device {
                 spans.push(Span::styled(format!(" on {device}"), theme.style("muted")));
             }
+            if let Some(reasoning) = &header.reasoning {
+                let thinks = if reasoning.thinks { "on" } else { "off" };
+                let how = match reasoning.mode {
+                    crate::event::ThinkMode::Auto => format!(" · think {thinks} (auto)"),
+                    _ => format!(" · think {thinks}"),
+                };
+                spans.push(Span::styled(how, theme.style("muted")));
+            }
         }
         let search = &header.settings.search;
         let how = match search.strategy {
@@ -303,7 +311,12 @@ pub fn stage_columns(area: Rect, app: &App, theme: &Theme) -> Vec<(std::ops::Ran
 
 fn render_timeline(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let (spans, _) = timeline(app, theme, area.width);
+    let stuck = app
+        .state
+        .gate
+        .is_some_and(|s| app.state.stage(s).stuck.is_some());
     let (verdict, role) = match &app.state.outcome {
+        None if stuck => ("needs you".to_string(), "fail"),
         None if app.state.gate.is_some() => ("at the gate".to_string(), "badge.paused"),
         None if app.state.paused => ("paused".to_string(), "badge.paused"),
         None => ("running".to_string(), "stage.running"),
@@ -418,6 +431,18 @@ fn render_footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             ("←/→ ↑/↓", "look around"),
             ("?", "help"),
         ]
+    } else if app
+        .state
+        .gate
+        .is_some_and(|s| app.state.stage(s).stuck.is_some())
+    {
+        &[
+            ("r", "re-roll"),
+            ("R", "re-roll hotter, thinking longer"),
+            ("e", "edit an answer"),
+            ("w", "write the answer"),
+            ("q", "quit"),
+        ]
     } else if app.state.gate.is_some() {
         &[
             ("c", "continue"),
@@ -451,10 +476,14 @@ fn render_footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     };
     let mut spans = vec![Span::raw(" ")];
     if let Some(stage) = app.state.gate {
-        spans.push(Span::styled(
-            format!(" waiting at the {} gate ", stage.name()),
-            theme.style("badge.paused"),
-        ));
+        let (text, role) = match &app.state.stage(stage).stuck {
+            Some(reason) => (format!(" {reason} "), "fail"),
+            None => (
+                format!(" waiting at the {} gate ", stage.name()),
+                "badge.paused",
+            ),
+        };
+        spans.push(Span::styled(text, theme.style(role)));
         spans.push(Span::raw("  "));
     }
     for (key, what) in hints {

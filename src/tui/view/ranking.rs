@@ -49,11 +49,13 @@ fn render_table(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         lines.push(Line::from(vec![
             Span::styled(format!(" {:<2} ", i + 1), theme.style("text")),
             Span::styled(format!("#{:<6}", entry.beam), theme.style("title")),
-            Span::styled(bar(entry.score, 10), theme.style(score_role(entry.score))),
-            Span::styled(
-                format!(" {:.2}", entry.score),
-                theme.style(score_role(entry.score)),
-            ),
+            match entry.score {
+                Some(score) => Span::styled(
+                    format!("{} {score:.2}", bar(score, 10)),
+                    theme.style(score_role(score)),
+                ),
+                None => Span::styled("unscored       ", theme.style("muted")),
+            },
             Span::styled(format!("  ×{:<4}", entry.votes), theme.style("text")),
             if entry.verified {
                 Span::styled("✓ yes     ", theme.style("pass"))

@@ -124,8 +124,10 @@ pub fn lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
             spans.push(mark(entry.verified, theme));
             spans.push(Span::styled(
                 format!(
-                    " orm {:.2}{}  ",
-                    entry.score,
+                    " orm {}{}  ",
+                    entry
+                        .score
+                        .map_or_else(|| "unscored".to_string(), |s| format!("{s:.2}")),
                     if entry.votes > 1 {
                         format!(" ×{}", entry.votes)
                     } else {

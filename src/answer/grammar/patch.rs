@@ -1,0 +1,253 @@
+//! The patch answer: SEARCH/REPLACE edits whose path line names a file shown to the model and
+//! whose SEARCH is a run of consecutive lines of that file that occurs in it exactly once, so
+//! every SEARCH is found.
+//!
+//! O(lines) rules: one per line (that line, then optionally the next line's rule), and the
+//! starting points as a prefix tree over their first lines. A run that starting at line i would
+//! occur more than once (a blank line, a lone `return None`) must go on until it is unique —
+//! the start's literal holds the lines up to there — and a start that stays ambiguous for more
+//! than [`MAX_WIDEN`] lines is not offered. REPLACE is free text, bounded.
+
+use std::collections::HashMap;
+
+use super::{Rules, literal};
+use crate::answer::edits::{DIVIDER, REPLACE, SEARCH};
+
+/// A file the patch prompt shows.
+#[derive(Debug, Clone)]
+pub struct PatchFile {
+    pub path: String,
+    pub text: String,
+    /// The 1-based inclusive line ranges shown; SEARCH runs stay inside them. Empty: all lines.
+    pub shown: Vec<(usize, usize)>,
+}
+
+/// Lines a run may be widened by to make it unique.
+pub const MAX_WIDEN: usize = 12;
+/// Most edits in one answer.
+const MAX_EDITS: usize = 4;
+/// Most lines of one REPLACE.
+const MAX_REPLACE_LINES: usize = 120;
+/// Most characters of one REPLACE line.
+const MAX_LINE: usize = 400;
+
+/// The file's lines, each without its `\n` (a `\r` stays: SEARCH must match byte for byte).
+fn lines(text: &str) -> Vec<&str> {
+    if text.is_empty() {
+        return Vec::new();
+    }
+    text.strip_suffix('\n')
+        .unwrap_or(text)
+        .split('\n')
+        .collect()
+}
+
+/// For each line i (0-based), the last line of the shortest run starting at i that occurs
+/// exactly once in the file, if that run is at most [`MAX_WIDEN`] lines longer than one line.
+pub fn search_starts(text: &str) -> Vec<Option<usize>> {
+    let lines = lines(text);
+    let mut ids: HashMap<&str, usize> = HashMap::new();
+    let id: Vec<usize> = lines
+        .iter()
+        .map(|l| {
+            let next = ids.len();
+            *ids.entry(l).or_insert(next)
+        })
+        .collect();
+    let mut same: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (i, &v) in id.iter().enumerate() {
+        same.entry(v).or_default().push(i);
+    }
+    (0..lines.len())
+        .map(|i| {
+            let mut rivals: Vec<usize> = same[&id[i]].iter().copied().filter(|&j| j != i).collect();
+            let mut end = i;
+            while !rivals.is_empty() {
+                end += 1;
+                if end >= lines.len() || end - i > MAX_WIDEN {
+                    return None;
+                }
+                let step = end - i;
+                rivals.retain(|&j| j + step < lines.len() && id[j + step] == id[end]);
+            }
+            Some(end)
+        })
+        .collect()
+}
+
+/// A grammar for SEARCH/REPLACE edits of `files`.
+pub fn patch(files: &[PatchFile]) -> String {
+    let mut rules = Rules::new("p");
+    let mut edits = Vec::new();
+    for file in files {
+        if let Some(search) = search_rule(&mut rules, file) {
+            edits.push(rules.add(&format!(
+                "{} {search} {} replace {}",
+                literal(&format!("{}\n{SEARCH}\n", file.path)),
+                literal(&format!("{DIVIDER}\n")),
+                literal(REPLACE),
+            )));
+        }
+    }
+    if edits.is_empty() {
+        // Nothing can be searched for: a grammar that accepts only a note saying so, which the
+        // parser then reports as no edit.
+        return "root ::= \"no lines to edit\"\n".to_string();
+    }
+    format!(
+        "root ::= edit ( \"\\n\\n\" edit ){{0,{}}}\nedit ::= {}\n\
+         replace ::= rline{{0,{MAX_REPLACE_LINES}}}\nrline ::= [^\\n]{{0,{MAX_LINE}}} \"\\n\"\n{}",
+        MAX_EDITS - 1,
+        edits.join(" | "),
+        rules.text()
+    )
+}
+
+/// The rule for one file's SEARCH text, or `None` when no line of it can start a unique run.
+fn search_rule(rules: &mut Rules, file: &PatchFile) -> Option<String> {
+    let lines = lines(&file.text);
+    let shown = |i: usize| {
+        file.shown.is_empty()
+            || file
+                .shown
+                .iter()
+                .any(|&(start, end)| start <= i + 1 && i + 1 <= end)
+    };
+    let ends = search_starts(&file.text);
+    // Continuation rules, built from the last line up: line i, then optionally line i + 1's.
+    let mut next: HashMap<usize, String> = HashMap::new();
+    for i in (0..lines.len()).rev() {
+        if !shown(i) {
+            continue;
+        }
+        let text = literal(&format!("{}\n", lines[i]));
+        let body = match next.get(&(i + 1)) {
+            Some(rule) => format!("{text} {rule}?"),
+            None => text,
+        };
+        next.insert(i, rules.add(&body));
+    }
+    let starts: Vec<(String, Option<String>)> = (0..lines.len())
+        .filter_map(|i| {
+            let end = ends[i]?;
+            if !(i..=end).all(shown) {
+                return None;
+            }
+            let run: String = lines[i..=end].iter().map(|l| format!("{l}\n")).collect();
+            Some((run, next.get(&(end + 1)).map(|rule| format!("{rule}?"))))
+        })
+        .collect();
+    if starts.is_empty() {
+        return None;
+    }
+    Some(rules.one_of_then(&starts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::answer::edits::parse_edits;
+    use crate::model::grammar_check::Grammar;
+
+    const LOADER: &str = "def load(path):\n    text = read(path)\n    if not text:\n        return None\n    return parse(text)\n\ndef read(path):\n    if not path:\n        return None\n    return open(path).read()\n";
+
+    fn file(shown: Vec<(usize, usize)>) -> PatchFile {
+        PatchFile {
+            path: "pkg/loader.py".into(),
+            text: LOADER.into(),
+            shown,
+        }
+    }
+
+    fn edit(search: &str, replace: &str) -> String {
+        format!("pkg/loader.py\n{SEARCH}\n{search}{DIVIDER}\n{replace}{REPLACE}")
+    }
+
+    #[test]
+    fn runs_widen_until_unique() {
+        let ends = search_starts(LOADER);
+        assert_eq!(ends[0], Some(0)); // `def load(path):` is unique
+        // `        return None` occurs twice: widened by the next line, which differs.
+        assert_eq!(ends[3], Some(4));
+        // The blank line is unique too (there is one).
+        assert_eq!(ends[5], Some(5));
+        // `        return None` at line 8 is followed by a unique line.
+        assert_eq!(ends[8], Some(9));
+        // Three `x` lines in a row occur once; one or two do not.
+        let dupes = "x\nx\nx\n";
+        assert_eq!(search_starts(dupes), vec![Some(2), None, None]);
+    }
+
+    #[test]
+    fn search_text_is_a_unique_run_of_the_file() {
+        let g = Grammar::parse(&patch(&[file(vec![])])).unwrap();
+        let ok = edit(
+            "    if not text:\n        return None\n",
+            "    if not text:\n        return {}\n",
+        );
+        assert!(g.accepts(&ok), "{ok}");
+        assert!(g.accepts(&edit("        return None\n    return parse(text)\n", "")));
+        // Not in the file, out of order, or ambiguous.
+        assert!(!g.accepts(&edit("    if not text:\n        return {}\n", "x\n")));
+        assert!(!g.accepts(&edit("        return None\n    if not text:\n", "x\n")));
+        assert!(!g.accepts(&edit("        return None\n", "x\n")));
+        // Another file.
+        assert!(!g.accepts(&ok.replace("pkg/loader.py", "pkg/other.py")));
+        // Two edits.
+        let two = format!(
+            "{ok}\n\n{}",
+            edit("def read(path):\n", "def read(path=None):\n")
+        );
+        assert!(g.accepts(&two), "{two}");
+    }
+
+    #[test]
+    fn every_accepted_search_applies_exactly_once() {
+        for (i, end) in search_starts(LOADER).into_iter().enumerate() {
+            let Some(end) = end else { continue };
+            let search: String = lines(LOADER)[i..=end]
+                .iter()
+                .map(|l| format!("{l}\n"))
+                .collect();
+            // Found as the applier finds it: at the start of a line.
+            let at_line_start = format!("\n{LOADER}")
+                .matches(&format!("\n{search}"))
+                .count();
+            assert_eq!(at_line_start, 1, "{search:?}");
+        }
+    }
+
+    #[test]
+    fn only_the_shown_lines_are_offered() {
+        let g = Grammar::parse(&patch(&[file(vec![(7, 10)])])).unwrap();
+        assert!(g.accepts(&edit("def read(path):\n", "def read(path=None):\n")));
+        assert!(!g.accepts(&edit("def load(path):\n", "x\n")));
+    }
+
+    #[test]
+    fn what_the_grammar_accepts_parses_as_edits() {
+        let answer = edit(
+            "    if not text:\n        return None\n",
+            "    if not text:\n        return {}\n",
+        );
+        let parsed = parse_edits(&answer).unwrap();
+        assert_eq!(parsed.edits[0].file, "pkg/loader.py");
+        assert_eq!(
+            parsed.edits[0].search,
+            "    if not text:\n        return None\n"
+        );
+    }
+
+    #[test]
+    fn carriage_returns_are_kept() {
+        let crlf = PatchFile {
+            path: "a.py".into(),
+            text: "a = 1\r\nb = 2\r\n".into(),
+            shown: vec![],
+        };
+        let g = Grammar::parse(&patch(&[crlf])).unwrap();
+        assert!(g.accepts(&format!(
+            "a.py\n{SEARCH}\nb = 2\r\n{DIVIDER}\nb = 3\r\n{REPLACE}"
+        )));
+    }
+}
