@@ -714,3 +714,98 @@ fn waves_give_the_same_tokens_as_one_batch() {
     }
     assert_eq!(waves, one_batch);
 }
+
+#[test]
+fn a_full_context_is_never_silent() {
+    let (_dir, path) = tiny(Arch::Llama);
+    // 256 cells for a ~40-token prompt and two candidates that would take 300 each.
+    let mut engine = LlamaEngine::load(LlamaConfig {
+        n_ctx: 256,
+        ..config(&path)
+    })
+    .unwrap();
+    let (out, sink) = run(&mut engine, &request(2, 200, 100, greedy()));
+    assert_eq!(out.len(), 2);
+    for g in &out {
+        let truncated: Vec<&String> = g
+            .notes
+            .iter()
+            .filter(|n| n.starts_with(ponder::event::TRUNCATED))
+            .collect();
+        assert!(!truncated.is_empty(), "no truncated note: {g:?}");
+        // Thinking was closed while there was room, so the candidate got to answer.
+        assert!(g.forced_answer, "{g:?}");
+        assert_eq!(sink.text(g.beam, Channel::Answer), g.answer);
+    }
+    // The reason travels in the candidate's event notes, which the fold reads back.
+    let state = ponder::event::SessionState::from_envelopes(&[ponder::event::Envelope {
+        seq: 0,
+        t_ms: 0,
+        event: ponder::event::Event::CandidateFinished {
+            stage: Stage::Understand,
+            beam: 0,
+            answer: out[0].answer.clone(),
+            think_tokens: out[0].think_tokens,
+            answer_tokens: out[0].answer_tokens,
+            forced_answer: out[0].forced_answer,
+            notes: out[0].notes.clone(),
+        },
+    }]);
+    let candidate = state.stage(Stage::Understand).get(0).unwrap();
+    assert!(candidate.truncated().unwrap().contains("context"));
+}
+
+#[test]
+fn a_stage_that_does_not_fit_at_once_decodes_in_waves() {
+    let (_dir, path) = tiny(Arch::Qwen2);
+    let repo = tempfile::tempdir().unwrap();
+    support::fixture_repo(
+        repo.path(),
+        &[("src/config.py", "def load(text):\n    return {}\n")],
+    );
+    let mut settings = ponder::config::default_settings();
+    // Six candidates: the search asks for three, then three more (see `expand`).
+    settings.search.n = [6; 4];
+    settings.think_budget = 8;
+    settings.answer_budget = 16;
+    // Three slots: two candidates at once.
+    let narrow = LlamaEngine::load(LlamaConfig {
+        n_seq: 3,
+        ..config(&path)
+    })
+    .unwrap();
+    let (events, _) =
+        support::run_session(repo.path(), "Empty config fails", settings, Box::new(narrow));
+    use ponder::event::Event;
+    let waves: Vec<&String> = events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::Note {
+                stage: Some(Stage::Understand),
+                message,
+            } if message.starts_with("wave") => Some(message),
+            _ => None,
+        })
+        .collect();
+    assert!(waves.len() >= 2, "{waves:?}");
+    assert!(waves[0].starts_with("wave 1 of 2: candidates 0–1"), "{waves:?}");
+    assert!(waves[1].starts_with("wave 2 of 2: candidates 2–2"), "{waves:?}");
+    // Each wave is a request of its own, the second reading its prompt from the cache.
+    let prompts: Vec<(Vec<u32>, Option<u32>, Option<u32>)> = events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::Prompt {
+                stage: Stage::Understand,
+                beams,
+                tokens,
+                cached_tokens,
+                ..
+            } => Some((beams.clone(), *tokens, *cached_tokens)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(prompts[0].0, vec![0, 1]);
+    assert_eq!(prompts[1].0, vec![2]);
+    let (tokens, cached) = (prompts[1].1.unwrap(), prompts[1].2.unwrap());
+    assert_eq!(cached + 1, tokens, "{prompts:?}");
+}

@@ -24,6 +24,10 @@ use serde::{Deserialize, Serialize};
 /// 2 added [`Event::Prompt`]; format 1 journals read the same.
 pub const FORMAT_VERSION: u32 = 2;
 
+/// How a candidate's note starts when the engine's context filled up while it was decoding (its
+/// answer forced early, or the candidate ended where it was): the `truncated` reason.
+pub const TRUNCATED: &str = "truncated:";
+
 /// One of the four development stages, in the order they run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -464,7 +468,7 @@ pub enum Event {
         #[serde(default)]
         forced_answer: bool,
         /// What ponder did to this candidate's text and why: thinking closed, a loop stopped, the
-        /// answer cut at its budget.
+        /// answer cut at its budget, the context full (a note starting with [`TRUNCATED`]).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         notes: Vec<String>,
     },

@@ -55,6 +55,16 @@ pub struct CandidateState {
     pub edited: bool,
 }
 
+impl CandidateState {
+    /// Why the engine's full context cut it short, if it did.
+    pub fn truncated(&self) -> Option<&str> {
+        self.notes
+            .iter()
+            .find_map(|n| n.strip_prefix(super::TRUNCATED))
+            .map(str::trim)
+    }
+}
+
 /// A tool call and, once it came back, its result.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolCallState {

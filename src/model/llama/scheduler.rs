@@ -518,8 +518,9 @@ impl<'a> Scheduler<'a> {
                             close,
                             sink.as_mut(),
                             format!(
-                                "truncated: the context ({} cells) was filling up; ponder closed \
-                                 the thinking so the candidate answers while there is room",
+                                "{} the context ({} cells) was filling up; ponder closed the \
+                                 thinking so the candidate answers while there is room",
+                                crate::event::TRUNCATED,
                                 p.cells
                             ),
                         );
@@ -769,8 +770,8 @@ impl<'a> Scheduler<'a> {
                     {
                         let candidate = &mut candidates[member];
                         candidate.notes.push(format!(
-                            "truncated: the context ({} cells) is full; the candidate ended where \
-                             it was",
+                            "{} the context ({} cells) is full; the candidate ended where it was",
+                            crate::event::TRUNCATED,
                             p.cells
                         ));
                         candidate.finish(sink.as_mut());
