@@ -160,6 +160,11 @@ fn fix(engine: &mut LlamaEngine, args: &EngineBenchArgs) -> Result<ExitCode> {
         without.seconds / with.seconds.max(1e-9)
     );
     println!(
+        "of which llama.cpp decode: with {:.2} s vs without {:.2} s; ponder's loop: with {:.2} s \
+         vs without {:.2} s",
+        with.decode_seconds, without.decode_seconds, with.loop_seconds, without.loop_seconds
+    );
+    println!(
         "peak KV cells: with {} vs without {} (context {} cells)",
         with.peak_cells,
         without.peak_cells,

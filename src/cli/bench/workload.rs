@@ -25,6 +25,9 @@ pub struct FixFigures {
     pub cached_tokens: u64,
     pub seconds: f64,
     pub peak_cells: u64,
+    /// Seconds in llama.cpp's decode and in ponder's loop.
+    pub decode_seconds: f64,
+    pub loop_seconds: f64,
     /// Every candidate's answer, in order, to compare the two runs.
     pub answers: Vec<String>,
 }
@@ -184,5 +187,7 @@ pub fn run_fix(
     figures.prompt_tokens = stats.prompt_tokens;
     figures.cached_tokens = stats.cached_tokens;
     figures.peak_cells = stats.peak_cells;
+    figures.decode_seconds = stats.decode_seconds;
+    figures.loop_seconds = stats.loop_seconds;
     Ok(figures)
 }

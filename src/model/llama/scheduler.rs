@@ -322,6 +322,7 @@ impl<'a> Scheduler<'a> {
     pub fn step(&mut self, p: &mut Parts<'_, '_>) -> Vec<(u64, Outcome)> {
         let mut ended = Vec::new();
         let started = Instant::now();
+        let mut decode_spent = 0.0;
         self.abort_cancelled(p, &mut ended);
         self.admit(p);
         p.batch.clear();
@@ -337,6 +338,8 @@ impl<'a> Scheduler<'a> {
             // stopping the timer.
             p.ctx.synchronize();
             let spent = t.elapsed();
+            p.stats.decode_seconds += spent.as_secs_f64();
+            decode_spent = spent.as_secs_f64();
             if generated > 0 {
                 self.stats.steps += 1;
                 self.stats.decode_time += spent;
@@ -355,6 +358,7 @@ impl<'a> Scheduler<'a> {
         self.collect(p, &mut ended);
         self.stats.peak_cells = self.stats.peak_cells.max(p.cache.used_cells());
         p.note_peak();
+        p.stats.loop_seconds += started.elapsed().as_secs_f64() - decode_spent;
         ended
     }
 

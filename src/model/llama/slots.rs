@@ -42,6 +42,9 @@ pub struct CacheStats {
     pub peak_cells: u64,
     /// Slots evicted to make room.
     pub evictions: u64,
+    /// Seconds in llama.cpp's decode (synchronized), and in ponder's own loop.
+    pub decode_seconds: f64,
+    pub loop_seconds: f64,
 }
 
 /// A model with its long-lived context, slots and prefix cache.
