@@ -76,6 +76,7 @@ pub fn default_settings() -> Settings {
         allow_unsandboxed: false,
         sandbox: None,
         think: ThinkMode::Auto,
+        until: None,
     }
 }
 

@@ -58,6 +58,7 @@ fn request(n: u32, think: u32, answer: u32, sampling: Sampling) -> GenerateReque
         stop: Vec::new(),
         grammar: None,
         round: 1,
+        think_style: Default::default(),
     }
 }
 

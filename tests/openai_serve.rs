@@ -83,6 +83,7 @@ fn request(n: u32, think: u32, answer: u32) -> GenerateRequest {
         stop: Vec::new(),
         grammar: None,
         round: 1,
+        think_style: Default::default(),
     }
 }
 

@@ -47,6 +47,7 @@ fn request(n: u32) -> GenerateRequest {
         stop: Vec::new(),
         grammar: None,
         round: 1,
+        think_style: Default::default(),
     }
 }
 

@@ -221,3 +221,85 @@ fn pause_is_recorded_and_abort_stops_within_a_step() {
         })
     ));
 }
+
+#[test]
+fn until_stops_after_the_stage_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    support::fixture_repo(dir.path(), &[("calc.py", CALC)]);
+    let engine = ScriptedEngine::from_toml(&script("    return a - b", true), "test").unwrap();
+    let mut settings = settings();
+    settings.until = Some(Stage::Localize);
+    let (events, outcome) =
+        support::run_session(dir.path(), "add is wrong", settings, Box::new(engine));
+    assert_eq!(
+        outcome,
+        Outcome::Stopped {
+            after: Stage::Localize
+        }
+    );
+    assert!(!events.iter().any(|e| matches!(
+        e.event,
+        Event::StageStarted {
+            stage: Stage::Patch
+        }
+    )));
+}
+
+/// With nobody to steer, a stage without a usable candidate ends the session (as the test above
+/// shows); with someone, it waits, and an answer the user writes carries it on.
+#[test]
+fn a_stuck_stage_waits_and_the_users_answer_carries_it_on() {
+    let dir = tempfile::tempdir().unwrap();
+    support::fixture_repo(dir.path(), &[("calc.py", CALC)]);
+    let engine = ScriptedEngine::from_toml(&script("    return b - a", true), "test").unwrap();
+    let spec = support::spec(dir.path(), "add is wrong", settings());
+    let mut running = pipeline::start(spec, Box::new(engine)).unwrap();
+    running.handle.set_steerable(true);
+    let mut events = Vec::new();
+    while let Some(e) = running.events.blocking_recv() {
+        let stuck = matches!(
+            e.event,
+            Event::StageStuck {
+                stage: Stage::Patch,
+                ..
+            }
+        );
+        let done = matches!(e.event, Event::SessionFinished { .. });
+        events.push(e);
+        if stuck {
+            running.handle.send(Command::Answer {
+                stage: Stage::Patch,
+                answer: "calc.py\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n"
+                    .into(),
+            });
+            running.handle.send(Command::Continue);
+        }
+        if done {
+            break;
+        }
+    }
+    let outcome = running.thread.join().unwrap();
+    assert!(matches!(outcome, Outcome::Verified { .. }), "{outcome:?}");
+    // The user's answer is a candidate of its own, marked as theirs, and it was kept.
+    let written = events.iter().find_map(|e| match &e.event {
+        Event::CandidateFinished {
+            stage: Stage::Patch,
+            beam,
+            notes,
+            ..
+        } if notes.iter().any(|n| n.contains("written by the user")) => Some(*beam),
+        _ => None,
+    });
+    let beam = written.expect("the user's answer became a candidate");
+    assert!(events.iter().any(|e| matches!(&e.event,
+        Event::BeamsKept { stage: Stage::Patch, kept, .. } if kept.contains(&beam))));
+    assert!(events.iter().any(|e| matches!(
+        &e.event,
+        Event::Steered {
+            command: Command::Answer {
+                stage: Stage::Patch,
+                ..
+            }
+        }
+    )));
+}

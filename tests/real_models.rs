@@ -206,6 +206,7 @@ fn thinking_forced_on_a_model_without_tags_still_answers() {
         stop: Vec::new(),
         grammar: Some(ponder::answer::grammar::understand(&files, 2)),
         round: 1,
+        think_style: Default::default(),
     };
     let mut sink = Recorder::default();
     let generations = engine

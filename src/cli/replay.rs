@@ -80,6 +80,7 @@ pub fn sessions() -> Result<ExitCode> {
             (None, Some(Outcome::Unverified { .. })) => "not verified",
             (None, Some(Outcome::Failed { .. })) => "failed",
             (None, Some(Outcome::Aborted)) => "aborted",
+            (None, Some(Outcome::Stopped { .. })) => "stopped",
             (None, None) => "interrupted",
         };
         let repo = std::path::Path::new(&s.repo)

@@ -52,21 +52,55 @@ pub struct RunArgs {
     /// Run model-written code even where ponder cannot sandbox it (no network/filesystem limits).
     #[arg(long)]
     allow_unsandboxed: bool,
-    /// Whether the model thinks in <think> tags before answering: `on`, `off`, or `auto` (decided
-    /// from the model's chat template and vocabulary; default: config `think`, else auto).
+    /// Whether the model reasons before answering: `on` (in <think> tags), `brief` (a few sentences
+    /// of plain text), `off`, or `auto` (decided from the model's chat template and vocabulary;
+    /// default: config `think`, else auto).
     #[arg(long, value_enum, value_name = "MODE")]
     think: Option<ThinkArg>,
     /// Tokens of thinking per candidate (default: config `think_budget`, else 4096).
     #[arg(long, value_name = "N")]
     think_budget: Option<u32>,
+    /// Stop after this stage: understand, localize or patch.
+    #[arg(long, value_enum, value_name = "STAGE")]
+    until: Option<UntilArg>,
+}
+
+/// `--until` values.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum UntilArg {
+    Understand,
+    Localize,
+    Patch,
+}
+
+impl UntilArg {
+    pub fn stage(self) -> crate::event::Stage {
+        match self {
+            UntilArg::Understand => crate::event::Stage::Understand,
+            UntilArg::Localize => crate::event::Stage::Localize,
+            UntilArg::Patch => crate::event::Stage::Patch,
+        }
+    }
+}
+
+impl ThinkArg {
+    pub fn mode(self) -> ThinkMode {
+        match self {
+            ThinkArg::Auto => ThinkMode::Auto,
+            ThinkArg::On => ThinkMode::On,
+            ThinkArg::Off => ThinkMode::Off,
+            ThinkArg::Brief => ThinkMode::Brief,
+        }
+    }
 }
 
 /// `--think` values.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum ThinkArg {
+pub enum ThinkArg {
     Auto,
     On,
     Off,
+    Brief,
 }
 
 /// `--search` values.
@@ -96,15 +130,15 @@ impl RunArgs {
         if let Some(timeout) = self.test_timeout {
             settings.test_timeout_s = timeout;
         }
-        match self.think {
-            Some(ThinkArg::Auto) => settings.think = ThinkMode::Auto,
-            Some(ThinkArg::On) => settings.think = ThinkMode::On,
-            Some(ThinkArg::Off) => settings.think = ThinkMode::Off,
-            None => {}
+        if let Some(think) = self.think {
+            settings.think = think.mode();
         }
         if let Some(budget) = self.think_budget {
             settings.think_budget = budget;
             settings.search.think = [None; 4];
+        }
+        if let Some(until) = self.until {
+            settings.until = Some(until.stage());
         }
     }
 }
@@ -350,5 +384,6 @@ pub(super) fn describe(outcome: &Outcome) -> String {
         Outcome::Unverified { reason } => format!("not verified: {reason}"),
         Outcome::Failed { reason } => format!("failed: {reason}"),
         Outcome::Aborted => "aborted".to_string(),
+        Outcome::Stopped { after } => format!("stopped after the {} stage, as asked", after.name()),
     }
 }

@@ -105,6 +105,8 @@ pub enum ThinkMode {
     On,
     /// No `<think>`: the model answers at once.
     Off,
+    /// No `<think>`: a few sentences of plain reasoning, then `ANSWER:` and the answer.
+    Brief,
 }
 
 impl ThinkMode {
@@ -113,6 +115,7 @@ impl ThinkMode {
             ThinkMode::Auto => "auto",
             ThinkMode::On => "on",
             ThinkMode::Off => "off",
+            ThinkMode::Brief => "brief",
         }
     }
 }
@@ -122,8 +125,11 @@ impl ThinkMode {
 pub struct Reasoning {
     /// The `think` setting asked for.
     pub mode: ThinkMode,
-    /// True when candidates think in `<think>` tags before answering.
+    /// True when candidates reason before answering.
     pub thinks: bool,
+    /// …in a few sentences of plain text rather than in `<think>` tags.
+    #[serde(default)]
+    pub brief: bool,
     /// Why: what in the setting, template or vocabulary decided it.
     pub why: String,
 }
@@ -254,6 +260,9 @@ pub struct Settings {
     /// Whether the model thinks in `<think>` tags (`auto` decides from the model).
     #[serde(default)]
     pub think: ThinkMode,
+    /// Stop after this stage (`--until`), e.g. to see the localization alone.
+    #[serde(default)]
+    pub until: Option<Stage>,
 }
 
 impl Settings {
@@ -409,6 +418,8 @@ pub enum Outcome {
     Failed { reason: String },
     /// The user stopped the session.
     Aborted,
+    /// The session stopped after the stage it was asked to stop at (`--until`).
+    Stopped { after: Stage },
 }
 
 impl Outcome {

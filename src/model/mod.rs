@@ -113,6 +113,18 @@ pub struct GenerateRequest {
     pub grammar: Option<String>,
     /// 1 for a stage's first answer; 2, 3… when a candidate continues after tool results.
     pub round: u32,
+    /// How candidates reason before answering, when `think_budget` is not zero.
+    pub think_style: ThinkStyle,
+}
+
+/// How a candidate reasons before it answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ThinkStyle {
+    /// Inside `<think>` tags, up to the think budget.
+    #[default]
+    Tags,
+    /// A few sentences of plain text, closed by [`think::PLAIN_CLOSE`] (`think = "brief"`).
+    Plain,
 }
 
 /// One finished candidate.
@@ -221,6 +233,7 @@ pub trait Engine: Send {
     fn reasoning(&self, mode: ThinkMode) -> Reasoning {
         let (thinks, why) = match mode {
             ThinkMode::On => (true, "think = on".to_string()),
+            ThinkMode::Brief => (true, "think = brief".to_string()),
             ThinkMode::Off => (false, "think = off".to_string()),
             ThinkMode::Auto => (
                 true,
@@ -229,6 +242,11 @@ pub trait Engine: Send {
                     .to_string(),
             ),
         };
-        Reasoning { mode, thinks, why }
+        Reasoning {
+            mode,
+            thinks,
+            brief: mode == ThinkMode::Brief,
+            why,
+        }
     }
 }

@@ -388,6 +388,7 @@ The parser is the likely culprit.
             stop: Vec::new(),
             grammar: None,
             round: 1,
+            think_style: Default::default(),
         }
     }
 

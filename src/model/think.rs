@@ -2,12 +2,15 @@
 //!
 //! A response is `<think>…</think>` followed by the answer; text before any tag that is not a tag is
 //! answer. Tags may be cut across tokens (`<thi` + `nk>`): the splitter holds back only the text that
-//! could still become a tag, so the output is the same however the input was chunked.
+//! could still become a tag, so the output is the same however the input was chunked. Brief plain
+//! reasoning (`think = "brief"`) is the same with no opening tag and [`PLAIN_CLOSE`] as the close.
 
 use crate::event::Channel;
 
 const OPEN: &str = "<think>";
 const CLOSE: &str = "</think>";
+/// What ends brief plain reasoning and begins the answer.
+pub const PLAIN_CLOSE: &str = "ANSWER:";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -24,6 +27,7 @@ enum Mode {
 pub struct ThinkSplitter {
     mode: Mode,
     pending: String,
+    close: &'static str,
 }
 
 impl Default for ThinkSplitter {
@@ -38,6 +42,7 @@ impl ThinkSplitter {
         ThinkSplitter {
             mode: Mode::Start,
             pending: String::new(),
+            close: CLOSE,
         }
     }
 
@@ -46,6 +51,16 @@ impl ThinkSplitter {
         ThinkSplitter {
             mode: Mode::Think,
             pending: String::new(),
+            close: CLOSE,
+        }
+    }
+
+    /// A splitter for brief plain reasoning, ended by [`PLAIN_CLOSE`].
+    pub fn plain() -> ThinkSplitter {
+        ThinkSplitter {
+            mode: Mode::Think,
+            pending: String::new(),
+            close: PLAIN_CLOSE,
         }
     }
 
@@ -79,14 +94,14 @@ impl ThinkSplitter {
                         self.mode = Mode::AnswerStart;
                     }
                 }
-                Mode::Think => match self.pending.find(CLOSE) {
+                Mode::Think => match self.pending.find(self.close) {
                     Some(at) => {
                         emit(&mut out, Channel::Think, &self.pending[..at]);
-                        self.pending.drain(..at + CLOSE.len());
+                        self.pending.drain(..at + self.close.len());
                         self.mode = Mode::AnswerStart;
                     }
                     None => {
-                        let keep = partial_tag_suffix(&self.pending, CLOSE);
+                        let keep = partial_tag_suffix(&self.pending, self.close);
                         let cut = self.pending.len() - keep;
                         emit(&mut out, Channel::Think, &self.pending[..cut]);
                         self.pending.drain(..cut);
@@ -216,6 +231,21 @@ mod tests {
         let (think, answer) = split_all(&["<think>still going </th"]);
         assert_eq!(think, "still going </th");
         assert_eq!(answer, "");
+    }
+
+    #[test]
+    fn brief_plain_reasoning_ends_at_its_marker() {
+        let mut splitter = ThinkSplitter::plain();
+        let mut out = splitter.push("The loader returns None. ANS");
+        out.extend(splitter.push("WER:\n[\"a.py\"]"));
+        out.extend(splitter.finish());
+        assert_eq!(
+            out,
+            vec![
+                (Channel::Think, "The loader returns None. ".to_string()),
+                (Channel::Answer, "[\"a.py\"]".to_string())
+            ]
+        );
     }
 
     #[test]

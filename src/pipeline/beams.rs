@@ -382,6 +382,7 @@ impl Pipeline {
             stop: Vec::new(),
             grammar: grammar.map(str::to_string),
             round,
+            think_style: self.think_style(),
         };
         // Candidates the engine cannot hold at once decode in waves, each a request of its own
         // (candidate i keeps seed + i, so the tokens are those of one batch).
@@ -497,10 +498,12 @@ impl Pipeline {
         let mut prompts = Vec::new();
         for (_, _, shown) in answers {
             let context = minijinja::context! { stage => stage.name(), answer => shown };
-            match self
-                .prompts
-                .messages(&template, &self.issue, context, false)
-            {
+            match self.prompts.messages(
+                &template,
+                &self.issue,
+                context,
+                super::prompts::Reasoning::None,
+            ) {
                 Ok(messages) => prompts.push(messages),
                 Err(err) => {
                     self.stage_error(stage, format!("{err:#}"));

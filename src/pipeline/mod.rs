@@ -175,6 +175,7 @@ fn launch(
         tokens_spent: Default::default(),
         diffs: Default::default(),
         thinks: reasoning.thinks,
+        brief: reasoning.brief,
         temperature: [None; 4],
     };
     let thread = std::thread::Builder::new()
@@ -188,6 +189,9 @@ fn launch(
         journal: spec.journal,
     })
 }
+
+/// Most tokens of brief plain reasoning (`think = "brief"`).
+const BRIEF_TOKENS: u32 = 192;
 
 /// Why the stages stopped early.
 enum Stop {
@@ -221,8 +225,10 @@ pub(crate) struct Pipeline {
     diffs: std::collections::HashMap<Beam, String>,
     /// Tokens (think, answer) each candidate spent over its rounds.
     tokens_spent: std::collections::HashMap<(Stage, Beam), (u32, u32)>,
-    /// Candidates think in `<think>` tags before answering (the `think` setting, resolved).
+    /// Candidates reason before answering (the `think` setting, resolved)…
     thinks: bool,
+    /// …in a few sentences of plain text rather than in `<think>` tags.
+    brief: bool,
     /// Temperatures a re-roll set for a stage.
     temperature: [Option<f32>; 4],
 }
@@ -250,10 +256,16 @@ impl Pipeline {
         let files = self.stage(Stage::Understand, |p| {
             p.search_stage::<understand::Understand>(&[(None, ())])
         })?;
+        if let Some(stopped) = self.stop_after(Stage::Understand) {
+            return Ok(stopped);
+        }
         let parents = carry(files);
         let locations = self.stage(Stage::Localize, |p| {
             p.search_stage::<localize::Localize>(&parents)
         })?;
+        if let Some(stopped) = self.stop_after(Stage::Localize) {
+            return Ok(stopped);
+        }
         let parents: Vec<(Option<Beam>, Vec<localize::Location>)> = carry(locations)
             .into_iter()
             .map(|(beam, located)| (beam, located.locations))
@@ -267,9 +279,17 @@ impl Pipeline {
         let patches = self.stage(Stage::Patch, |p| {
             p.search_stage::<patch::PatchStage>(&parents)
         })?;
+        if let Some(stopped) = self.stop_after(Stage::Patch) {
+            return Ok(stopped);
+        }
         let best_locations = parents.first().map(|(_, l)| l.clone()).unwrap_or_default();
         let verified = self.stage(Stage::Verify, |p| p.verify(patches, &best_locations))?;
         Ok(self.rank(&verified))
+    }
+
+    /// The outcome when the session was asked to stop after `stage` (`--until`).
+    fn stop_after(&self, stage: Stage) -> Option<Outcome> {
+        (self.settings.until == Some(stage)).then_some(Outcome::Stopped { after: stage })
     }
 
     /// Indexes the repository for the shortlist and the search tools; without it they are off.
@@ -366,16 +386,30 @@ impl Pipeline {
         name: &str,
         context: minijinja::Value,
     ) -> Result<Vec<crate::model::Message>> {
-        self.prompts
-            .messages(name, &self.issue, context, self.thinks)
+        let reasoning = match (self.thinks, self.brief) {
+            (true, true) => prompts::Reasoning::Brief,
+            (true, false) => prompts::Reasoning::Tags,
+            (false, _) => prompts::Reasoning::None,
+        };
+        self.prompts.messages(name, &self.issue, context, reasoning)
     }
 
-    /// Tokens of thinking a candidate of `stage` may spend: none when the model does not think.
+    /// Tokens of thinking a candidate of `stage` may spend: none when the model does not think,
+    /// at most [`BRIEF_TOKENS`] when it reasons briefly.
     fn think_budget(&self, stage: Stage) -> u32 {
-        if self.thinks {
-            self.settings.think_budget(stage)
+        match (self.thinks, self.brief) {
+            (false, _) => 0,
+            (true, true) => self.settings.think_budget(stage).min(BRIEF_TOKENS),
+            (true, false) => self.settings.think_budget(stage),
+        }
+    }
+
+    /// How candidates reason before answering.
+    fn think_style(&self) -> crate::model::ThinkStyle {
+        if self.brief {
+            crate::model::ThinkStyle::Plain
         } else {
-            0
+            crate::model::ThinkStyle::Tags
         }
     }
 

@@ -24,6 +24,17 @@ pub const TEMPLATES: [&str; 10] = [
     "system",
 ];
 
+/// How the model is asked to reason before it answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reasoning {
+    /// It answers at once.
+    None,
+    /// In `<think>` tags.
+    Tags,
+    /// A few sentences of plain text, then `ANSWER:`.
+    Brief,
+}
+
 /// The prompt templates, loaded once.
 pub struct Prompts {
     env: Environment<'static>,
@@ -75,28 +86,31 @@ impl Prompts {
         &self.overridden
     }
 
-    /// The system message and the rendered user message of template `name`; `think` tells the
-    /// templates whether the model reasons in `<think>` tags first.
+    /// The system message and the rendered user message of template `name`; the templates are
+    /// told how the model reasons first (`think`: in tags, `brief`: plain text then `ANSWER:`).
     pub fn messages(
         &self,
         name: &str,
         issue: &Issue,
         context: Value,
-        think: bool,
+        reasoning: Reasoning,
     ) -> Result<Vec<Message>> {
+        let think = reasoning == Reasoning::Tags;
+        let brief = reasoning == Reasoning::Brief;
         let template = self.env.get_template(name)?;
         let user = template
             .render(minijinja::context! {
                 issue_title => &issue.title,
                 issue_body => &issue.body,
                 think,
+                brief,
                 ..context
             })
             .with_context(|| format!("cannot render the {name} prompt"))?;
         let system = self
             .env
             .get_template("system")?
-            .render(minijinja::context! { think })?;
+            .render(minijinja::context! { think, brief })?;
         Ok(vec![
             Message::system(system.trim_end()),
             Message::user(user),

@@ -282,6 +282,7 @@ fn accept(
         stop: request.stop.clone(),
         grammar: request.grammar.clone(),
         round: 1,
+        think_style: Default::default(),
     };
     let slots = engine.slots();
     let tokens = match &request.input {

@@ -37,6 +37,7 @@ pub fn resume_point(journal: Journal) -> Result<ResumePoint> {
                 crate::event::Outcome::Unverified { .. } => "not verified",
                 crate::event::Outcome::Failed { .. } => "failed",
                 crate::event::Outcome::Aborted => "aborted",
+                crate::event::Outcome::Stopped { .. } => "stopped where it was asked to",
             }
         );
     }

@@ -211,6 +211,7 @@ fn loop_overhead(
         stop: Vec::new(),
         grammar: None,
         round: 1,
+        think_style: Default::default(),
     };
     let (tx, rx) = std::sync::mpsc::channel();
     let receiver = std::thread::spawn(move || rx.iter().count());

@@ -140,6 +140,7 @@ pub fn run(args: GrammarBenchArgs) -> Result<ExitCode> {
             stop: Vec::new(),
             grammar,
             round: 1,
+            think_style: Default::default(),
         };
         let mut free = Vec::new();
         let mut bound = Vec::new();

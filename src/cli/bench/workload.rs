@@ -106,6 +106,7 @@ pub fn run_fix(
             stop: Vec::new(),
             grammar: None,
             round: 1,
+            think_style: Default::default(),
         };
         let seed = 1000 * index as u64;
         let mut generations: Vec<Generation> = {

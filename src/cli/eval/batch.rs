@@ -56,6 +56,12 @@ pub struct EvalRunArgs {
     /// Tokens of thinking per candidate (default: config `think_budget`).
     #[arg(long, value_name = "N")]
     think_budget: Option<u32>,
+    /// How the model reasons: auto, on, off or brief (default: config `think`).
+    #[arg(long, value_enum, value_name = "MODE")]
+    think: Option<crate::cli::session::ThinkArg>,
+    /// Stop each instance after this stage (understand, localize or patch).
+    #[arg(long, value_enum, value_name = "STAGE")]
+    until: Option<crate::cli::session::UntilArg>,
     /// Do not grade predictions with the instances' SWE-bench tests.
     #[arg(long)]
     no_grade: bool,
@@ -239,6 +245,10 @@ fn run_instance(
         settings.think_budget = think;
         settings.search.think = [None; 4];
     }
+    if let Some(think) = args.think {
+        settings.think = think.mode();
+    }
+    settings.until = args.until.map(|u| u.stage());
     let session_id = format!(
         "{}-{}",
         crate::session::new_session_id(),
@@ -284,7 +294,7 @@ fn run_instance(
         }
         None => (None, None, None),
     };
-    let resolved = match (&trajectory.patch, args.no_grade) {
+    let resolved = match (&trajectory.patch, args.no_grade || args.until.is_some()) {
         (_, true) => None,
         (None, false) => Some(false),
         (Some(patch), false) => grade(args, prepare, instance, patch)?,

@@ -54,10 +54,15 @@ impl Candidate {
         request: &GenerateRequest,
         beam: Beam,
         thinking: bool,
+        plain: bool,
         stops: &[String],
     ) -> Result<Candidate> {
         let seed = request.sampling.seed.wrapping_add(u64::from(beam));
-        let mut splitter = ThinkSplitter::in_think();
+        let mut splitter = if plain {
+            ThinkSplitter::plain()
+        } else {
+            ThinkSplitter::in_think()
+        };
         if !thinking {
             splitter.force_answer();
         }

@@ -13,6 +13,8 @@ use crate::model::Sampling;
 pub const THINK_OPEN: &str = "<think>\n";
 /// Text ponder adds to close thinking (budget reached, or no thinking asked for).
 pub const THINK_CLOSE: &str = "\n</think>\n\n";
+/// Text ponder adds to close brief plain reasoning.
+pub const PLAIN_CLOSE_FED: &str = "\nANSWER:\n";
 
 /// Ends a rendered prompt inside `<think>` (when `thinking`), whether or not the chat template
 /// already opened it (DeepSeek-R1 does). Without thinking, a reasoning model (`knows_think`) gets

@@ -121,6 +121,7 @@ impl PromptFormat {
     pub(super) fn reasoning(&self, mode: ThinkMode) -> Reasoning {
         let (thinks, why) = match (mode, &self.knows_think) {
             (ThinkMode::On, _) => (true, "think = on".to_string()),
+            (ThinkMode::Brief, _) => (true, "think = brief".to_string()),
             (ThinkMode::Off, _) => (false, "think = off".to_string()),
             (ThinkMode::Auto, Some(why)) => (true, format!("a reasoning model: {why}")),
             (ThinkMode::Auto, None) => (
@@ -130,7 +131,12 @@ impl PromptFormat {
                     .to_string(),
             ),
         };
-        Reasoning { mode, thinks, why }
+        Reasoning {
+            mode,
+            thinks,
+            brief: mode == ThinkMode::Brief,
+            why,
+        }
     }
 
     /// Renders `messages` with the generation prompt.

@@ -9,12 +9,12 @@ use anyhow::{Result, anyhow, bail};
 use llama_cpp_2::token::LlamaToken;
 
 use super::candidate::Candidate;
-use super::decode::{THINK_CLOSE, open_thinking};
+use super::decode::{PLAIN_CLOSE_FED, THINK_CLOSE, open_thinking};
 use super::plan::per_candidate;
 use super::scheduler::{Job, LogprobSink, LoopStats, Outcome, Scheduler, Work};
 use super::slots::Slots;
 use crate::event::Control;
-use crate::model::{GenerateRequest, Generation, PromptUsage, TokenSink};
+use crate::model::{GenerateRequest, Generation, PromptUsage, ThinkStyle, TokenSink};
 
 /// Job numbers, unique in the process.
 static NEXT_JOB: AtomicU64 = AtomicU64::new(1);
@@ -54,12 +54,19 @@ pub fn run(
 pub fn prompt_tokens(slots: &Slots, request: &GenerateRequest) -> Result<Vec<LlamaToken>> {
     let lm = slots.model();
     let thinking = request.think_budget > 0;
-    let prompt = open_thinking(
-        lm.render(&request.messages)?,
-        thinking,
-        lm.format.knows_think.is_some(),
-    );
+    let rendered = lm.render(&request.messages)?;
+    // Brief plain reasoning opens nothing and is closed by `ANSWER:`.
+    let prompt = if plain(request) {
+        rendered
+    } else {
+        open_thinking(rendered, thinking, lm.format.knows_think.is_some())
+    };
     Ok(lm.tokenize(&prompt))
+}
+
+/// The request reasons briefly in plain text (closed by `ANSWER:`), not in `<think>` tags.
+fn plain(request: &GenerateRequest) -> bool {
+    request.think_budget > 0 && request.think_style == ThinkStyle::Plain
 }
 
 /// A generation job for `request` whose prompt is `tokens` (the caller's sink and, when asked,
@@ -85,17 +92,19 @@ pub fn generate_job<'a>(
         );
     }
     let thinking = request.think_budget > 0;
+    let plain = plain(request);
+    let close_text = if plain { PLAIN_CLOSE_FED } else { THINK_CLOSE };
     let close = lm
         .model
         .vocab()
-        .tokenize(THINK_CLOSE.as_bytes(), false, true);
+        .tokenize(close_text.as_bytes(), false, true);
     // The answer stops at the request's stop strings, the template's end of turn written as
     // text, and any chat marker.
     let mut stops = request.stop.clone();
     stops.extend(lm.format.end_of_turn.iter().cloned());
     stops.extend(crate::model::family::turn_markers().map(str::to_string));
     let candidates = (0..request.n)
-        .map(|beam| Candidate::new(&lm.model, request, beam, thinking, &stops))
+        .map(|beam| Candidate::new(&lm.model, request, beam, thinking, plain, &stops))
         .collect::<Result<Vec<_>>>()?;
     let budget = per_candidate(request.think_budget, request.answer_budget) + close.len() as u64;
     Ok(Job::new(

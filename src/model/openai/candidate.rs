@@ -31,6 +31,8 @@ pub struct CandidateText {
     finished: bool,
     /// Bytes of thinking and answer shown by earlier attempts.
     shown: (usize, usize),
+    /// The response reasons briefly in plain text before `ANSWER:`.
+    plain: bool,
 }
 
 impl CandidateText {
@@ -40,6 +42,7 @@ impl CandidateText {
             stops: stops.to_vec(),
             answer_budget,
             splitter: ThinkSplitter::new(),
+            plain: false,
             stop: StopMatcher::new(stops),
             think: String::new(),
             answer: String::new(),
@@ -114,8 +117,20 @@ impl CandidateText {
     /// shown in full (the finished answer replaces what was streamed, in the session's state).
     pub fn restart(&mut self, replay: bool) {
         let shown = if replay { self.shown } else { (0, 0) };
+        let plain = self.plain;
         *self = CandidateText::new(self.beam, &self.stops.clone(), self.answer_budget);
+        if plain {
+            self.splitter = ThinkSplitter::plain();
+            self.plain = true;
+        }
         self.shown = shown;
+    }
+
+    /// Reads brief plain reasoning (`think = "brief"`): thinking until `ANSWER:`.
+    pub fn plain(mut self) -> CandidateText {
+        self.splitter = ThinkSplitter::plain();
+        self.plain = true;
+        self
     }
 
     pub fn into_generation(self) -> Generation {

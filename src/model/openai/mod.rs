@@ -338,7 +338,14 @@ async fn run_group(
     let request = &shared.request;
     let mut candidates: Vec<CandidateText> = beams
         .iter()
-        .map(|&beam| CandidateText::new(beam, &request.stop, request.answer_budget))
+        .map(|&beam| {
+            let text = CandidateText::new(beam, &request.stop, request.answer_budget);
+            if request.think_budget > 0 && request.think_style == crate::model::ThinkStyle::Plain {
+                text.plain()
+            } else {
+                text
+            }
+        })
         .collect();
     let mut cut_before = false;
     let mut refused_before = false;

@@ -124,6 +124,7 @@ mod tests {
             stop: vec!["```\n".into()],
             grammar: Some("root ::= \"x\"".into()),
             round: 1,
+            think_style: Default::default(),
         }
     }
 

@@ -127,6 +127,7 @@ impl Trajectory {
     pub fn exit_status(&self) -> &'static str {
         match (&self.state.outcome, &self.patch) {
             (Some(Outcome::Aborted), _) => "aborted",
+            (Some(Outcome::Stopped { .. }), _) => "stopped",
             (None, _) => "interrupted",
             (_, Some(_)) => "submitted",
             (_, None) => "no_patch",

@@ -210,7 +210,11 @@ fn render_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, elapse
                 spans.push(Span::styled(format!(" on {device}"), theme.style("muted")));
             }
             if let Some(reasoning) = &header.reasoning {
-                let thinks = if reasoning.thinks { "on" } else { "off" };
+                let thinks = match (reasoning.thinks, reasoning.brief) {
+                    (true, true) => "brief",
+                    (true, false) => "on",
+                    (false, _) => "off",
+                };
                 let how = match reasoning.mode {
                     crate::event::ThinkMode::Auto => format!(" · think {thinks} (auto)"),
                     _ => format!(" · think {thinks}"),
@@ -324,6 +328,7 @@ fn render_timeline(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Some(Outcome::Unverified { .. }) => ("✗ not verified".to_string(), "fail"),
         Some(Outcome::Failed { .. }) => ("✗ failed".to_string(), "fail"),
         Some(Outcome::Aborted) => ("aborted".to_string(), "fail"),
+        Some(Outcome::Stopped { after }) => (format!("stopped after {}", after.name()), "muted"),
     };
     let verdict = Span::styled(format!(" {verdict} "), theme.style(role));
     let mut right = loading_bar(app, theme);

@@ -153,6 +153,10 @@ pub fn lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
             theme.style("fail"),
         )),
         Some(Outcome::Aborted) => lines.push(Line::styled(" aborted", theme.style("fail"))),
+        Some(Outcome::Stopped { after }) => lines.push(Line::styled(
+            format!(" stopped after the {} stage, as asked", after.name()),
+            theme.style("muted"),
+        )),
         None => {}
     }
     lines
