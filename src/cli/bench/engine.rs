@@ -35,7 +35,7 @@ pub struct EngineBenchArgs {
     #[arg(long)]
     threads: Option<u32>,
     /// `batched`: llama-batched-bench's table; `fix`: a fix's requests with the prefix cache
-    /// and without it.
+    /// and without it; `serve`: concurrent requests against `ponder serve` vs one by one.
     #[arg(long, value_enum, default_value = "batched")]
     workload: Workload,
     /// Tokens of the fix workload's shared prefix (system prompt, issue, repository view).
@@ -46,8 +46,12 @@ pub struct EngineBenchArgs {
 /// What `ponder bench engine` measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Workload {
+    /// llama-batched-bench's table through ponder's loop.
     Batched,
+    /// A fix's requests with the prefix cache and without.
     Fix,
+    /// `ponder serve`: 8 concurrent requests sharing a prefix against the same 8 in turn.
+    Serve,
 }
 
 pub fn run(args: EngineBenchArgs) -> Result<ExitCode> {
@@ -76,6 +80,27 @@ pub fn run(args: EngineBenchArgs) -> Result<ExitCode> {
     );
     if args.workload == Workload::Fix {
         return fix(&mut engine, &args);
+    }
+    if args.workload == Workload::Serve {
+        let requests = args.batch.iter().copied().max().unwrap_or(8).max(2);
+        println!(
+            "serve workload: {requests} chat requests (n = 1, max_tokens {}) sharing a {}-token \
+             system prompt, at once vs one after the other",
+            args.generate, args.prefix
+        );
+        let f = super::workload::run_serve(engine, requests, args.prefix, args.generate)?;
+        let at_once = f.concurrent_tokens as f64 / f.concurrent_seconds.max(1e-9);
+        let in_turn = f.sequential_tokens as f64 / f.sequential_seconds.max(1e-9);
+        println!(
+            "aggregate completion tokens/s: concurrent {at_once:.1} ({} tokens in {:.2} s) vs \
+             sequential {in_turn:.1} ({} tokens in {:.2} s) = {:.2}x (goal >= 1.5x)",
+            f.concurrent_tokens,
+            f.concurrent_seconds,
+            f.sequential_tokens,
+            f.sequential_seconds,
+            at_once / in_turn.max(1e-9)
+        );
+        return Ok(ExitCode::SUCCESS);
     }
     let lm = engine.slots();
     println!(

@@ -192,3 +192,86 @@ pub fn run_fix(
     figures.loop_seconds = stats.loop_seconds;
     Ok(figures)
 }
+
+/// What the serve workload measured: completion tokens and seconds, at once and in turn.
+#[derive(Debug, Clone, Default)]
+pub struct ServeFigures {
+    pub concurrent_tokens: u64,
+    pub concurrent_seconds: f64,
+    pub sequential_tokens: u64,
+    pub sequential_seconds: f64,
+}
+
+/// One non-streamed chat completion over loopback; its completion tokens.
+fn complete(addr: std::net::SocketAddr, body: &str) -> Result<u64> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    write!(
+        stream,
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: bench\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text)?;
+    let reply = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    let value: serde_json::Value = serde_json::from_str(reply)
+        .map_err(|e| anyhow::anyhow!("the server's answer is not JSON ({e}): {reply}"))?;
+    value["usage"]["completion_tokens"]
+        .as_u64()
+        .ok_or_else(|| anyhow::anyhow!("no usage in {value}"))
+}
+
+/// `ponder serve` in process: `requests` requests sharing a `prefix_tokens`-token system
+/// prompt, all at once and then one after the other.
+pub fn run_serve(
+    engine: LlamaEngine,
+    requests: u32,
+    prefix_tokens: u32,
+    max_tokens: u32,
+) -> Result<ServeFigures> {
+    let system = repository_view(&engine, prefix_tokens);
+    let server = crate::serve::Server::start(
+        engine,
+        crate::serve::ServeOptions {
+            addr: "127.0.0.1:0".parse()?,
+            api_key: None,
+            model_name: "bench".into(),
+            limits: crate::serve::Limits::default(),
+        },
+    )?;
+    let addr = server.addr;
+    let body = |i: u32| {
+        serde_json::json!({
+            "messages": [
+                { "role": "system", "content": system },
+                { "role": "user", "content": format!("Question {i}: which module loads the config?") },
+            ],
+            "max_tokens": max_tokens,
+            "seed": 100 + i,
+        })
+        .to_string()
+    };
+    // The shared prefix is read once before either run, so both start from the same cache.
+    complete(addr, &body(0))?;
+    let started = Instant::now();
+    let handles: Vec<_> = (1..=requests)
+        .map(|i| {
+            let body = body(i);
+            std::thread::spawn(move || complete(addr, &body))
+        })
+        .collect();
+    let mut figures = ServeFigures::default();
+    for handle in handles {
+        figures.concurrent_tokens += handle
+            .join()
+            .map_err(|_| anyhow::anyhow!("a client thread panicked"))??;
+    }
+    figures.concurrent_seconds = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    for i in 1..=requests {
+        figures.sequential_tokens += complete(addr, &body(i))?;
+    }
+    figures.sequential_seconds = started.elapsed().as_secs_f64();
+    Ok(figures)
+}
