@@ -389,7 +389,7 @@ mod tests {
         .unwrap();
         let llama = &config.file.llama;
         assert_eq!(llama.model, Some(PathBuf::from("m.gguf")));
-        assert_eq!(llama.kv_type, crate::model::llama::KvType::Q8_0);
+        assert_eq!(llama.kv_type, crate::model::llama::KvChoice::Q8_0);
         assert_eq!((llama.n_ctx, llama.n_batch), (4096, 512));
         let openai = config.openai();
         assert_eq!(openai.api_root().unwrap(), "http://box:8000/v1");

@@ -261,6 +261,7 @@ fn context_use_is_the_largest_request_prompt_plus_its_candidates() {
         round: 1,
         messages: Vec::new(),
         tokens,
+        cached_tokens: None,
     };
     let uncounted = fold(&[
         prompt(vec![0], None),

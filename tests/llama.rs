@@ -442,11 +442,9 @@ fn a_broken_jinja_template_falls_back_to_llama_cpp_and_an_override_wins() {
 #[test]
 fn the_bench_measures_rows_like_llama_batched_bench() {
     let (_dir, path) = tiny(Arch::Qwen2);
-    let engine = engine(&path);
+    let mut engine = engine(&path);
     for shared in [true, false] {
-        let row =
-            ponder::model::llama::bench::run(engine.model(), engine.config(), 3, 32, 4, shared)
-                .unwrap();
+        let row = ponder::model::llama::bench::run(engine.slots(), 3, 32, 4, shared).unwrap();
         assert_eq!(row.n_kv, if shared { 32 + 3 * 4 } else { 3 * (32 + 4) });
         assert!(row.t_pp > 0.0 && row.t_tg > 0.0 && row.s_tg > 0.0);
         assert!(row.line().starts_with('|'));
@@ -460,15 +458,16 @@ fn doctor_reports_backend_model_and_memory() {
     settings.think_budget = 256;
     settings.answer_budget = 128;
     let mut out = Vec::new();
-    let ok =
-        ponder::model::llama::doctor::report(&config(&path), &settings, 1000, &mut out).unwrap();
+    let ok = ponder::model::llama::doctor::report(&config(&path), &settings, 1000, None, &mut out)
+        .unwrap();
     let text = String::from_utf8_lossy(&out);
     for needle in [
         "backend: llama.cpp",
         "devices:",
         "llama (ponder synthetic llama)",
         "layers offloaded:",
-        "KV cache (f16)",
+        "KV cache: K f16 / V f16",
+        "all candidates decode at once",
         "load: ok",
     ] {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
@@ -480,11 +479,13 @@ fn doctor_reports_backend_model_and_memory() {
         &config(&path),
         &ponder::config::default_settings(),
         1000,
+        None,
         &mut out,
     )
     .unwrap();
     assert!(!fits);
-    assert!(String::from_utf8_lossy(&out).contains("warning: n_ctx is 2048"));
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.contains("warning: n_ctx = 2048"), "{text}");
     let mut out = Vec::new();
     let missing = config(&path.with_extension("absent"));
     assert!(
@@ -492,6 +493,7 @@ fn doctor_reports_backend_model_and_memory() {
             &missing,
             &ponder::config::default_settings(),
             10,
+            None,
             &mut out
         )
         .unwrap()
@@ -618,4 +620,210 @@ fn a_second_gguf_can_judge() {
     .err()
     .expect("a missing adapter must fail");
     assert!(format!("{err:#}").contains("LoRA adapter"), "{err:#}");
+}
+
+/// Records the prompt usage the engine reports.
+#[derive(Default)]
+struct Usage {
+    reported: Vec<ponder::model::PromptUsage>,
+}
+
+impl TokenSink for Usage {
+    fn token(&mut self, _beam: Beam, _channel: Channel, _text: &str) {}
+
+    fn prompt(&mut self, usage: ponder::model::PromptUsage) {
+        self.reported.push(usage);
+    }
+}
+
+#[test]
+fn the_prefix_cache_changes_no_token_and_reports_what_it_held() {
+    for arch in [Arch::Llama, Arch::Qwen2] {
+        let (_dir, path) = tiny(arch);
+        let mut warm = engine(&path);
+        let mut cold = engine(&path);
+        // A first request leaves the system prompt and the issue in the cache.
+        let first = request(3, 12, 8, greedy());
+        let mut usage = Usage::default();
+        warm.generate(&first, &mut usage, &Control::new()).unwrap();
+        assert_eq!(usage.reported.len(), 1);
+        assert_eq!(usage.reported[0].cached_tokens, Some(0), "{arch:?}");
+        // A second request continues the conversation: most of its prompt is cached.
+        let mut second = request(2, 16, 8, greedy());
+        second
+            .messages
+            .push(Message::assistant("[\"src/config.py\"]"));
+        second
+            .messages
+            .push(Message::user("Now say where in that file."));
+        let mut usage = Usage::default();
+        let with_cache = warm.generate(&second, &mut usage, &Control::new()).unwrap();
+        let tokens = usage.reported[0].tokens.unwrap();
+        let cached = usage.reported[0].cached_tokens.unwrap();
+        assert!(
+            cached > tokens / 2 && cached < tokens,
+            "{arch:?}: {cached} of {tokens}"
+        );
+        let (without, _) = run(&mut cold, &second);
+        assert_eq!(
+            with_cache, without,
+            "{arch:?}: the cache changed the output"
+        );
+        // Asked again, the whole prompt but its last token comes from the cache.
+        let mut usage = Usage::default();
+        let again = warm.generate(&second, &mut usage, &Control::new()).unwrap();
+        assert_eq!(usage.reported[0].cached_tokens, Some(tokens - 1));
+        assert_eq!(again, without, "{arch:?}");
+        // Judging reuses the cache too, and gives the same scores as a cold engine.
+        let judge = JudgeRequest {
+            judge: ponder::model::Judge::Prm,
+            stage: Stage::Understand,
+            prompts: vec![second.messages.clone(), first.messages.clone()],
+            answers: vec!["a".into(), "b".into()],
+        };
+        let warm_scores = warm.judge(&judge, &Control::new()).unwrap();
+        let cold_scores = cold.judge(&judge, &Control::new()).unwrap();
+        for (w, c) in warm_scores.iter().zip(&cold_scores) {
+            assert!((w - c).abs() < 1e-4, "{arch:?}: {w} vs {c}");
+        }
+        let stats = warm.slots().stats().clone();
+        assert!(stats.cached_tokens > 0 && stats.prompt_tokens > stats.cached_tokens);
+    }
+}
+
+#[test]
+fn waves_give_the_same_tokens_as_one_batch() {
+    let (_dir, path) = tiny(Arch::Qwen2);
+    // Three slots: two candidates at once, so four decode in two waves.
+    let mut narrow = LlamaEngine::load(LlamaConfig {
+        n_seq: 3,
+        ..config(&path)
+    })
+    .unwrap();
+    let mut wide = engine(&path);
+    let sampling = Sampling {
+        temperature: 1.0,
+        seed: 5,
+        ..Sampling::default()
+    };
+    let whole = request(4, 10, 6, sampling.clone());
+    assert_eq!(narrow.parallel(&whole), 2);
+    assert_eq!(wide.parallel(&whole), 4);
+    let (one_batch, _) = run(&mut wide, &whole);
+    let mut waves = Vec::new();
+    for start in [0u32, 2] {
+        let mut part = request(2, 10, 6, sampling.clone());
+        part.sampling.seed = sampling.seed + u64::from(start);
+        let (mut out, _) = run(&mut narrow, &part);
+        for g in &mut out {
+            g.beam += start;
+        }
+        waves.extend(out);
+    }
+    assert_eq!(waves, one_batch);
+}
+
+#[test]
+fn a_full_context_is_never_silent() {
+    let (_dir, path) = tiny(Arch::Llama);
+    // 256 cells for a ~40-token prompt and two candidates that would take 300 each.
+    let mut engine = LlamaEngine::load(LlamaConfig {
+        n_ctx: 256,
+        ..config(&path)
+    })
+    .unwrap();
+    let (out, sink) = run(&mut engine, &request(2, 200, 100, greedy()));
+    assert_eq!(out.len(), 2);
+    for g in &out {
+        let truncated: Vec<&String> = g
+            .notes
+            .iter()
+            .filter(|n| n.starts_with(ponder::event::TRUNCATED))
+            .collect();
+        assert!(!truncated.is_empty(), "no truncated note: {g:?}");
+        // Thinking was closed while there was room, so the candidate got to answer.
+        assert!(g.forced_answer, "{g:?}");
+        assert_eq!(sink.text(g.beam, Channel::Answer), g.answer);
+    }
+    // The reason travels in the candidate's event notes, which the fold reads back.
+    let state = ponder::event::SessionState::from_envelopes(&[ponder::event::Envelope {
+        seq: 0,
+        t_ms: 0,
+        event: ponder::event::Event::CandidateFinished {
+            stage: Stage::Understand,
+            beam: 0,
+            answer: out[0].answer.clone(),
+            think_tokens: out[0].think_tokens,
+            answer_tokens: out[0].answer_tokens,
+            forced_answer: out[0].forced_answer,
+            notes: out[0].notes.clone(),
+        },
+    }]);
+    let candidate = state.stage(Stage::Understand).get(0).unwrap();
+    assert!(candidate.truncated().unwrap().contains("context"));
+}
+
+#[test]
+fn a_stage_that_does_not_fit_at_once_decodes_in_waves() {
+    let (_dir, path) = tiny(Arch::Qwen2);
+    let repo = tempfile::tempdir().unwrap();
+    support::fixture_repo(
+        repo.path(),
+        &[("src/config.py", "def load(text):\n    return {}\n")],
+    );
+    let mut settings = ponder::config::default_settings();
+    // Six candidates: the search asks for three, then three more (see `expand`).
+    settings.search.n = [6; 4];
+    settings.think_budget = 8;
+    settings.answer_budget = 16;
+    // Three slots: two candidates at once.
+    let narrow = LlamaEngine::load(LlamaConfig {
+        n_seq: 3,
+        ..config(&path)
+    })
+    .unwrap();
+    let (events, _) = support::run_session(
+        repo.path(),
+        "Empty config fails",
+        settings,
+        Box::new(narrow),
+    );
+    use ponder::event::Event;
+    let waves: Vec<&String> = events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::Note {
+                stage: Some(Stage::Understand),
+                message,
+            } if message.starts_with("wave") => Some(message),
+            _ => None,
+        })
+        .collect();
+    assert!(waves.len() >= 2, "{waves:?}");
+    assert!(
+        waves[0].starts_with("wave 1 of 2: candidates 0–1"),
+        "{waves:?}"
+    );
+    assert!(
+        waves[1].starts_with("wave 2 of 2: candidates 2–2"),
+        "{waves:?}"
+    );
+    // Each wave is a request of its own, the second reading its prompt from the cache.
+    let prompts: Vec<(Vec<u32>, Option<u32>, Option<u32>)> = events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::Prompt {
+                stage: Stage::Understand,
+                beams,
+                tokens,
+                cached_tokens,
+                ..
+            } => Some((beams.clone(), *tokens, *cached_tokens)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(prompts[0].0, vec![0, 1]);
+    assert_eq!(prompts[1].0, vec![2]);
+    let (tokens, cached) = (prompts[1].1.unwrap(), prompts[1].2.unwrap());
+    assert_eq!(cached + 1, tokens, "{prompts:?}");
 }

@@ -19,7 +19,7 @@ use ponder::model::openai::{OpenAiConfig, OpenAiEngine};
 use ponder::model::{
     Engine, GenerateRequest, Generation, Judge, JudgeRequest, Message, Sampling, TokenSink,
 };
-use ponder::serve::{ServeOptions, Server};
+use ponder::serve::{Limits, ServeOptions, Server};
 use support::Recorder;
 use support::gguf::{Arch, Synth};
 
@@ -47,6 +47,7 @@ fn serve(path: &Path, api_key: Option<&str>) -> Server {
             addr: "127.0.0.1:0".parse().unwrap(),
             api_key: api_key.map(str::to_string),
             model_name: "tiny".into(),
+            limits: Limits::default(),
         },
     )
     .unwrap()
@@ -399,4 +400,205 @@ fn a_whole_session_runs_over_http_and_its_journal_holds_no_key() {
     assert!(text.contains("\"kind\":\"openai\""), "{text}");
     assert!(text.contains(&server.url()));
     assert!(!text.contains(&key), "the API key is in the journal");
+}
+
+/// A raw HTTP exchange (so the tests see exactly what a client gets): status and body.
+fn http(server: &Server, method: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut text = String::new();
+    let _ = stream.read_to_string(&mut text);
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    (status, body)
+}
+
+/// The JSON of every `data:` line of a streamed body.
+fn events(body: &str) -> Vec<serde_json::Value> {
+    body.lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter(|d| d.trim() != "[DONE]")
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect()
+}
+
+#[test]
+fn unsupported_fields_and_requests_that_cannot_fit_are_refused_with_a_400() {
+    let (_dir, path) = tiny();
+    let server = Server::start(
+        llama(&path),
+        ServeOptions {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            api_key: None,
+            model_name: "tiny".into(),
+            limits: Limits {
+                max_body_bytes: 4096,
+                ..Limits::default()
+            },
+        },
+    )
+    .unwrap();
+    let hi = r#""messages":[{"role":"user","content":"hi"}]"#;
+    for (body, says) in [
+        (
+            format!(r#"{{{hi},"tools":[{{"type":"function","function":{{"name":"f"}}}}]}}"#),
+            "tools",
+        ),
+        (format!(r#"{{{hi},"frobnicate":true}}"#), "frobnicate"),
+        (format!(r#"{{{hi},"n":8,"max_tokens":100000}}"#), "context"),
+        (format!("{{{hi},"), "JSON"),
+    ] {
+        let (status, text) = http(&server, "POST", "/v1/chat/completions", &body);
+        assert_eq!(status, 400, "{body}: {text}");
+        assert!(text.contains(says), "{body}: {text}");
+    }
+    let big = format!(
+        r#"{{"messages":[{{"role":"user","content":"{}"}}]}}"#,
+        "x".repeat(5000)
+    );
+    let (status, _) = http(&server, "POST", "/v1/chat/completions", &big);
+    assert_eq!(status, 413);
+    assert_eq!(get_health(&server)["rejected"], 1);
+}
+
+#[test]
+fn completions_and_per_token_logprobs_for_every_candidate() {
+    let (_dir, path) = tiny();
+    let server = serve(&path, None);
+    // Streamed, n = 2: every candidate's tokens come with their alternatives.
+    let (status, body) = http(
+        &server,
+        "POST",
+        "/v1/completions",
+        r#"{"prompt":"def load(path):","max_tokens":6,"n":2,"logprobs":3,"stream":true,"seed":1}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let chunks = events(&body);
+    for index in 0..2 {
+        let tokens: Vec<serde_json::Value> = chunks
+            .iter()
+            .flat_map(|c| c["choices"].as_array().cloned().unwrap_or_default())
+            .filter(|c| c["index"] == index && c["logprobs"].is_object())
+            .map(|c| c["logprobs"]["top_logprobs"][0].clone())
+            .collect();
+        assert!(!tokens.is_empty(), "no logprobs for choice {index}: {body}");
+        // Up to three alternatives (byte tokens that are not whole characters share a text key).
+        assert!(
+            tokens
+                .iter()
+                .all(|t| (1..=3).contains(&t.as_object().unwrap().len())),
+            "{tokens:?}"
+        );
+    }
+    // Whole, chat, n = 2: logprobs.content has one entry per answer token.
+    let (status, body) = http(
+        &server,
+        "POST",
+        "/v1/chat/completions",
+        r#"{"messages":[{"role":"user","content":"hi"}],"max_tokens":5,"n":2,"logprobs":true,"top_logprobs":2,"seed":3}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let reply: serde_json::Value = serde_json::from_str(&body).unwrap();
+    for choice in reply["choices"].as_array().unwrap() {
+        let content = choice["logprobs"]["content"].as_array().unwrap();
+        assert!(!content.is_empty() && content.len() <= 5, "{choice}");
+        for entry in content {
+            assert!(entry["logprob"].as_f64().unwrap() <= 0.0);
+            assert_eq!(entry["top_logprobs"].as_array().unwrap().len(), 2);
+        }
+    }
+}
+
+#[test]
+fn response_format_is_honoured_and_repeated_prompts_are_cached() {
+    let (_dir, path) = tiny();
+    let server = serve(&path, None);
+    let body = r#"{"messages":[{"role":"system","content":"Answer in JSON."},{"role":"user","content":"Which file?"}],"max_tokens":40,"seed":2,"response_format":{"type":"json_schema","json_schema":{"name":"f","schema":{"type":"object","properties":{"file":{"enum":["a.py","b.py"]}},"required":["file"]}}}}"#;
+    let (status, text) = http(&server, "POST", "/v1/chat/completions", body);
+    assert_eq!(status, 200, "{text}");
+    let reply: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let content = reply["choices"][0]["message"]["content"].as_str().unwrap();
+    let answer: serde_json::Value = serde_json::from_str(content.trim())
+        .unwrap_or_else(|e| panic!("{content:?} is not JSON: {e}"));
+    assert!(["a.py", "b.py"].contains(&answer["file"].as_str().unwrap()));
+    assert_eq!(
+        reply["usage"]["prompt_tokens_details"]["cached_tokens"], 0,
+        "{reply}"
+    );
+    // The same prompt again: all of it but the last token is read from the cache.
+    let (_, text) = http(&server, "POST", "/v1/chat/completions", body);
+    let again: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let prompt = again["usage"]["prompt_tokens"].as_u64().unwrap();
+    assert_eq!(
+        again["usage"]["prompt_tokens_details"]["cached_tokens"],
+        prompt - 1,
+        "{again}"
+    );
+    assert_eq!(
+        again["choices"][0]["message"],
+        reply["choices"][0]["message"]
+    );
+}
+
+/// Records when each piece arrived.
+struct Timed {
+    times: Arc<Mutex<Vec<std::time::Instant>>>,
+}
+
+impl TokenSink for Timed {
+    fn token(&mut self, _: Beam, _: Channel, _: &str) {
+        self.times.lock().unwrap().push(std::time::Instant::now());
+    }
+}
+
+#[test]
+fn two_concurrent_requests_both_stream_while_the_first_is_still_decoding() {
+    let (_dir, path) = tiny();
+    let server = serve(&path, None);
+    let url = server.url();
+    let first_times = Arc::new(Mutex::new(Vec::new()));
+    let first = {
+        let (url, times) = (url.clone(), first_times.clone());
+        std::thread::spawn(move || {
+            let mut sink = Timed { times };
+            client(&url)
+                .generate(&long_answer(1), &mut sink, &Control::new())
+                .unwrap()
+        })
+    };
+    while first_times.lock().unwrap().is_empty() {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let second_times = Arc::new(Mutex::new(Vec::new()));
+    let mut sink = Timed {
+        times: second_times.clone(),
+    };
+    let out = client(&url)
+        .generate(&request(1, 0, 8), &mut sink, &Control::new())
+        .unwrap();
+    assert_eq!(out.len(), 1);
+    let second_done = std::time::Instant::now();
+    first.join().unwrap();
+    let first_last = *first_times.lock().unwrap().last().unwrap();
+    let second_first = *second_times.lock().unwrap().first().unwrap();
+    // The second request streamed and finished while the first was still decoding.
+    assert!(second_first < first_last && second_done < first_last);
+    // Both served (the long answer's repetition may be cut and asked for again: more).
+    let health = get_health(&server);
+    assert!(health["served"].as_u64().unwrap() >= 2, "{health}");
+    assert_eq!(health["failed"], 0, "{health}");
 }

@@ -251,6 +251,7 @@ fn smollm2_served_by_ponder_serve_answers_ponder_fix_over_http() {
             addr: "127.0.0.1:0".parse().unwrap(),
             api_key: None,
             model_name: "smollm2".into(),
+            limits: ponder::serve::Limits::default(),
         },
     )
     .unwrap();

@@ -179,3 +179,23 @@ fn the_timeline_shows_indexing_progress() {
         .collect();
     insta::assert_snapshot!("timeline_indexing", rows.join("\n"));
 }
+
+#[test]
+fn the_header_shows_the_model_loading_and_what_the_cache_held() {
+    let mut app = final_app();
+    app.view.loading = Some(0.42);
+    for stage in &mut app.state.stages {
+        for request in &mut stage.requests {
+            request.cached_tokens = request.tokens.map(|t| t * 3 / 4);
+        }
+    }
+    let screen = screen(&app, 200, 50);
+    let header = screen
+        .lines()
+        .find(|l| l.contains("loading model"))
+        .unwrap_or_else(|| panic!("no loading bar:\n{screen}"))
+        .to_string();
+    assert!(header.contains("loading model ▰▰▰▰▱▱▱▱▱▱  42%"), "{header}");
+    assert!(header.contains("% cached"), "{header}");
+    insta::assert_snapshot!("header_loading_cached_200x50", header);
+}

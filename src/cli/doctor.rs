@@ -24,6 +24,14 @@ pub struct DoctorArgs {
     /// Prompt tokens to plan a stage for.
     #[arg(long, default_value_t = 4096)]
     prompt: u64,
+    /// Plan for a device with this much free memory (e.g. 24GiB) instead of this machine's,
+    /// without loading the weights.
+    #[arg(long, value_name = "SIZE", value_parser = parse_vram)]
+    vram: Option<u64>,
+}
+
+fn parse_vram(text: &str) -> Result<u64, String> {
+    crate::model::llama::plan::parse_bytes(text).map_err(|e| format!("{e:#}"))
 }
 
 pub fn doctor(args: DoctorArgs) -> Result<ExitCode> {
@@ -49,6 +57,7 @@ pub fn doctor(args: DoctorArgs) -> Result<ExitCode> {
         &llama,
         &settings,
         args.prompt,
+        args.vram,
         &mut std::io::stdout().lock(),
     )?;
     Ok(if ok {

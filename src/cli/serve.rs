@@ -55,14 +55,17 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         path.file_stem()
             .map_or_else(|| "model".to_string(), |s| s.to_string_lossy().into_owned())
     });
-    let engine = LlamaEngine::load(llama)?;
+    let mut engine = LlamaEngine::load(llama)?;
     let description = engine.model().describe();
+    let plan = engine.slots().plan().clone();
+    let n_seq = engine.slots().n_seq();
     let server = Server::start(
         engine,
         ServeOptions {
             addr: SocketAddr::new(args.host, args.port),
             api_key,
             model_name: name.clone(),
+            limits: crate::serve::Limits::default(),
         },
     )?;
     println!(
@@ -71,7 +74,12 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         server.url()
     );
     println!(
-        "requests are served one at a time; the candidates (n) of one request decode together"
+        "context {} cells (KV K {} / V {}), {} sequences: concurrent requests join one batch and \
+         share the prefix cache",
+        plan.cells,
+        plan.k.name(),
+        plan.v.name(),
+        n_seq
     );
     server.wait();
     Ok(ExitCode::SUCCESS)

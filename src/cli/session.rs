@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -10,7 +11,9 @@ use clap::Args;
 use crate::config::Config;
 use crate::event::{Issue, Outcome, SearchSettings, SearchStrategy, Settings, ThinkMode};
 use crate::model::Engine;
-use crate::model::llama::LlamaEngine;
+use crate::model::llama::LoadOptions;
+use crate::model::llama::background::{BackgroundEngine, LoadProgress};
+use crate::model::llama::plan::Demand;
 use crate::model::openai::OpenAiEngine;
 use crate::model::scripted::ScriptedEngine;
 use crate::pipeline::{self, SessionSpec};
@@ -189,17 +192,26 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
     settings.search = SearchSettings::for_budget(demo_repo::BUDGET);
     // The demo's settings are its own; the config file still names the theme and prompts.
     let config = Config::load()?;
+    let mut loading = None;
     let engine: Box<dyn Engine> = match &args.model {
         Some(model) => {
             // A real model: the user's config for the engine and the search, the demo's project.
             settings = config.settings();
+            args.run.apply(&mut settings);
             let mut llama = config.llama();
             llama.model = Some(model.clone());
-            let engine = LlamaEngine::load(llama)?;
+            let engine = BackgroundEngine::start(
+                llama,
+                LoadOptions {
+                    demand: Some(Demand::of_settings(&settings, PROMPT_ESTIMATE)),
+                    ..LoadOptions::default()
+                },
+            )?;
             eprintln!(
                 "demo with a real model, unscripted: {}",
-                engine.model().describe()
+                engine.info().description
             );
+            loading = Some(engine.progress());
             Box::new(engine)
         }
         None => Box::new(
@@ -217,6 +229,7 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
         &args.run,
         engine,
         &config,
+        loading,
     );
     if args.keep {
         eprintln!("demo repository kept at {}", repo.keep().display());
@@ -239,6 +252,8 @@ pub fn fix(args: FixArgs) -> Result<ExitCode> {
     let config = Config::load()?;
     let mut settings = config.settings();
     settings.test_cmd = args.test_cmd.or(settings.test_cmd);
+    args.run.apply(&mut settings);
+    let mut loading = None;
     let engine: Box<dyn Engine> = match args.script {
         Some(script) => Box::new(ScriptedEngine::from_file(&script)?.with_pace(pace(&args.run))),
         None => {
@@ -254,12 +269,27 @@ pub fn fix(args: FixArgs) -> Result<ExitCode> {
                 }
                 Box::new(OpenAiEngine::connect(openai)?)
             } else {
-                Box::new(LlamaEngine::load(llama)?)
+                // Planned now (a model that cannot fit is refused here), loaded in the
+                // background while the interface starts and the repository is indexed.
+                let engine = BackgroundEngine::start(
+                    llama,
+                    LoadOptions {
+                        demand: Some(Demand::of_settings(&settings, PROMPT_ESTIMATE)),
+                        ..LoadOptions::default()
+                    },
+                )?;
+                loading = Some(engine.progress());
+                Box::new(engine)
             }
         }
     };
-    run_session(args.repo, issue, settings, &args.run, engine, &config)
+    run_session(
+        args.repo, issue, settings, &args.run, engine, &config, loading,
+    )
 }
+
+/// Prompt tokens a stage is planned for before the prompts are known.
+const PROMPT_ESTIMATE: u64 = 4096;
 
 fn pace(run: &RunArgs) -> Duration {
     Duration::from_millis(run.pace_ms.unwrap_or(if run.headless { 0 } else { 12 }))
@@ -272,6 +302,7 @@ fn run_session(
     run: &RunArgs,
     engine: Box<dyn Engine>,
     config: &Config,
+    loading: Option<Arc<LoadProgress>>,
 ) -> Result<ExitCode> {
     run.apply(&mut settings);
     settings.allow_unsandboxed = run.allow_unsandboxed;
@@ -301,16 +332,62 @@ fn run_session(
     };
     let running = pipeline::start(spec, engine)?;
     let outcome = match theme {
-        None => headless::run(running)?,
-        Some(theme) => tui::run(running, theme)?,
+        None => {
+            if let Some(loading) = &loading {
+                report_loading(loading.clone());
+            }
+            headless::run(running)?
+        }
+        Some(theme) => tui::run_loading(running, theme, loading)?,
     };
     eprintln!("{}", describe(&outcome));
+    if let Some(line) = prompt_summary(&journal) {
+        eprintln!("{line}");
+    }
     eprintln!("model code ran in: {sandbox}");
     eprintln!("journal: {}", journal.display());
     Ok(if outcome.is_verified() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    })
+}
+
+/// Headless: the load's progress as JSON lines (`{"kind":"model_loading","fraction":…}`) on
+/// stdout beside the events, every 5 %, until it ends.
+fn report_loading(loading: Arc<LoadProgress>) {
+    std::thread::spawn(move || {
+        let mut shown = -1i32;
+        while let Some(fraction) = loading.loading() {
+            let step = (fraction * 20.0) as i32;
+            if step != shown {
+                shown = step;
+                println!(
+                    "{}",
+                    serde_json::json!({ "kind": "model_loading", "fraction": fraction })
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        if !loading.failed() {
+            println!(
+                "{}",
+                serde_json::json!({ "kind": "model_loading", "fraction": 1.0 })
+            );
+        }
+    });
+}
+
+/// The session's prompt tokens and how many the engine's cache held, read back from the journal.
+fn prompt_summary(journal: &std::path::Path) -> Option<String> {
+    let read = session::read_journal(journal).ok()?;
+    let (tokens, cached) =
+        crate::event::SessionState::from_envelopes(&read.envelopes).prompt_tokens();
+    (tokens > 0).then(|| {
+        format!(
+            "prompt tokens: {tokens}, of which {cached} came from the engine's cache ({:.0}%)",
+            100.0 * cached as f64 / tokens as f64
+        )
     })
 }
 

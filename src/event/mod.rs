@@ -23,8 +23,8 @@ pub use header::{
 };
 pub use settings::{SearchSettings, SearchStrategy, Settings, ThinkMode};
 pub use state::{
-    CandidateState, CandidateStatus, ErrorState, IndexingState, PatchState, SessionState,
-    StageState, StageStatus, TestRunState, ToolCallState,
+    CandidateState, CandidateStatus, ErrorState, IndexingState, PatchState, RequestState,
+    SessionState, StageState, StageStatus, TestRunState, ToolCallState,
 };
 
 use serde::{Deserialize, Serialize};
@@ -32,6 +32,10 @@ use serde::{Deserialize, Serialize};
 /// Version of the journal and headless event format this build writes and reads.
 /// 2 added [`Event::Prompt`]; format 1 journals read the same.
 pub const FORMAT_VERSION: u32 = 2;
+
+/// How a candidate's note starts when the engine's context filled up while it was decoding (its
+/// answer forced early, or the candidate ended where it was): the `truncated` reason.
+pub const TRUNCATED: &str = "truncated:";
 
 /// One of the four development stages, in the order they run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -181,6 +185,10 @@ pub enum Event {
         /// The prompt's length in the engine's tokens, when the engine can count them.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         tokens: Option<u32>,
+        /// Of those, tokens the engine did not decode again: its prefix cache held them (as
+        /// OpenAI's `usage.prompt_tokens_details.cached_tokens`), when it says.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cached_tokens: Option<u32>,
     },
     Token {
         stage: Stage,
@@ -199,7 +207,7 @@ pub enum Event {
         #[serde(default)]
         forced_answer: bool,
         /// What ponder did to this candidate's text and why: thinking closed, a loop stopped, the
-        /// answer cut at its budget.
+        /// answer cut at its budget, the context full (a note starting with [`TRUNCATED`]).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         notes: Vec<String>,
     },

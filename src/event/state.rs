@@ -55,6 +55,16 @@ pub struct CandidateState {
     pub edited: bool,
 }
 
+impl CandidateState {
+    /// Why the engine's full context cut it short, if it did.
+    pub fn truncated(&self) -> Option<&str> {
+        self.notes
+            .iter()
+            .find_map(|n| n.strip_prefix(super::TRUNCATED))
+            .map(str::trim)
+    }
+}
+
 /// A tool call and, once it came back, its result.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolCallState {
@@ -74,11 +84,21 @@ pub struct StageState {
     /// Session time the stage started and finished, in milliseconds.
     pub started_ms: Option<u64>,
     pub finished_ms: Option<u64>,
-    /// Each request for candidates: its prompt's tokens (when counted) and the beams it answers.
-    pub requests: Vec<(Option<u32>, Vec<Beam>)>,
+    /// Each request for candidates, in order.
+    pub requests: Vec<RequestState>,
     /// Why the stage has no usable candidate, while it waits for the user to re-roll, edit or
     /// write an answer.
     pub stuck: Option<String>,
+}
+
+/// One request for candidates: its prompt's size and the beams it answers.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RequestState {
+    /// The prompt's tokens, when the engine counted them.
+    pub tokens: Option<u32>,
+    /// Of those, tokens its cache held, when the engine said.
+    pub cached_tokens: Option<u32>,
+    pub beams: Vec<Beam>,
 }
 
 impl StageState {
@@ -95,15 +115,27 @@ impl StageState {
     pub fn context_used(&self) -> Option<u32> {
         self.requests
             .iter()
-            .filter_map(|(prompt, beams)| {
-                let generated: u32 = beams
+            .filter_map(|request| {
+                let generated: u32 = request
+                    .beams
                     .iter()
                     .filter_map(|b| self.get(*b))
                     .map(|c| c.think_tokens + c.answer_tokens)
                     .sum();
-                prompt.map(|p| p + generated)
+                request.tokens.map(|p| p + generated)
             })
             .max()
+    }
+
+    /// Prompt tokens of this stage's requests, and how many of them came from a cache (both
+    /// summed over the requests that say).
+    pub fn prompt_tokens(&self) -> (u64, u64) {
+        self.requests.iter().fold((0, 0), |(tokens, cached), r| {
+            (
+                tokens + u64::from(r.tokens.unwrap_or(0)),
+                cached + u64::from(r.cached_tokens.unwrap_or(0)),
+            )
+        })
     }
 
     /// A candidate by beam number.
@@ -496,11 +528,14 @@ impl SessionState {
                 stage,
                 beams,
                 tokens,
+                cached_tokens,
                 ..
             } => {
-                self.stages[stage.index()]
-                    .requests
-                    .push((*tokens, beams.clone()));
+                self.stages[stage.index()].requests.push(RequestState {
+                    tokens: *tokens,
+                    cached_tokens: *cached_tokens,
+                    beams: beams.clone(),
+                });
             }
             Event::SessionFinished { outcome } => {
                 self.outcome = Some(outcome.clone());
@@ -555,6 +590,14 @@ impl SessionState {
     /// True once the session has finished, however it ended.
     pub fn is_finished(&self) -> bool {
         self.outcome.is_some()
+    }
+
+    /// Prompt tokens of the whole session and how many of them came from a cache.
+    pub fn prompt_tokens(&self) -> (u64, u64) {
+        self.stages
+            .iter()
+            .map(StageState::prompt_tokens)
+            .fold((0, 0), |(a, b), (c, d)| (a + c, b + d))
     }
 
     /// The latest patch, if any (the one shown and offered).

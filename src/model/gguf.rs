@@ -87,6 +87,10 @@ pub struct ModelMetadata {
     pub embedding: Option<u64>,
     pub heads: Option<u64>,
     pub kv_heads: Option<u64>,
+    /// Width of one attention head's key (`attention.key_length`); absent: embedding / heads.
+    pub key_length: Option<u64>,
+    /// Width of one attention head's value (`attention.value_length`); absent: the key's.
+    pub value_length: Option<u64>,
     pub vocab_size: Option<u64>,
     pub chat_template: Option<String>,
     pub file_bytes: u64,
@@ -179,6 +183,8 @@ pub fn metadata(header: &GgufHeader, file_bytes: u64) -> Result<ModelMetadata> {
         embedding: number("embedding_length"),
         heads: number("attention.head_count"),
         kv_heads: number("attention.head_count_kv"),
+        key_length: number("attention.key_length"),
+        value_length: number("attention.value_length"),
         vocab_size,
         chat_template: text("tokenizer.chat_template"),
         architecture,

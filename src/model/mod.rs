@@ -161,10 +161,33 @@ pub struct JudgeRequest {
     pub answers: Vec<String>,
 }
 
+/// What an engine learnt of a request's prompt once it read it: its length, and how much of it
+/// came from a cache (the engine's prefix cache, or the server's as
+/// `usage.prompt_tokens_details.cached_tokens` reports it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PromptUsage {
+    pub tokens: Option<u32>,
+    pub cached_tokens: Option<u32>,
+}
+
 /// Receives streamed text as it is produced.
 pub trait TokenSink {
     /// Called with a beam's next piece of text on its channel, in order.
     fn token(&mut self, beam: Beam, channel: Channel, text: &str);
+
+    /// Called once the engine knows the prompt's usage, before the request's first token.
+    fn prompt(&mut self, _usage: PromptUsage) {}
+}
+
+/// A borrowed sink is a sink.
+impl<T: TokenSink + ?Sized> TokenSink for &mut T {
+    fn token(&mut self, beam: Beam, channel: Channel, text: &str) {
+        (**self).token(beam, channel, text);
+    }
+
+    fn prompt(&mut self, usage: PromptUsage) {
+        (**self).prompt(usage);
+    }
 }
 
 /// A source of candidate answers and judgements.
@@ -193,6 +216,12 @@ pub trait Engine: Send {
     /// meter; never needed for correctness).
     fn prompt_tokens(&self, _messages: &[Message]) -> Option<u32> {
         None
+    }
+
+    /// How many of `request`'s candidates this engine decodes at once; a stage asking for more
+    /// runs in waves of this many (the memory planner's answer for a local model).
+    fn parallel(&self, request: &GenerateRequest) -> u32 {
+        request.n
     }
 
     /// Scores each answer as P(yes) in [0, 1].

@@ -365,14 +365,6 @@ impl Pipeline {
         round: u32,
         grammar: Option<&str>,
     ) -> Result<Vec<Generation>> {
-        let tokens = self.engine.prompt_tokens(&messages);
-        self.emit(Event::Prompt {
-            stage,
-            beams: (first_beam..first_beam + count).collect(),
-            round,
-            messages: messages.iter().map(Into::into).collect(),
-            tokens,
-        });
         let request = GenerateRequest {
             stage,
             messages,
@@ -392,12 +384,51 @@ impl Pipeline {
             round,
             think_style: self.think_style(),
         };
-        let mut sink = EmitSink {
-            emitter: &self.emitter,
-            stage,
-            offset: first_beam,
-        };
-        let mut generations = self.engine.generate(&request, &mut sink, &self.control)?;
+        // Candidates the engine cannot hold at once decode in waves, each a request of its own
+        // (candidate i keeps seed + i, so the tokens are those of one batch).
+        let parallel = self.engine.parallel(&request).clamp(1, count.max(1));
+        let waves = count.div_ceil(parallel);
+        let tokens = self.engine.prompt_tokens(&request.messages);
+        let mut generations = Vec::new();
+        for wave in 0..waves {
+            let start = wave * parallel;
+            let size = parallel.min(count - start);
+            if waves > 1 {
+                self.note(
+                    stage,
+                    format!(
+                        "wave {} of {waves}: candidates {}–{} (the engine's context holds {parallel} \
+                         at once)",
+                        wave + 1,
+                        first_beam + start,
+                        first_beam + start + size - 1
+                    ),
+                );
+            }
+            let mut part = request.clone();
+            part.n = size;
+            part.sampling.seed = request.sampling.seed.wrapping_add(u64::from(start));
+            let mut sink = EmitSink {
+                emitter: &self.emitter,
+                stage,
+                offset: first_beam + start,
+                pending: Some(Event::Prompt {
+                    stage,
+                    beams: (first_beam + start..first_beam + start + size).collect(),
+                    round,
+                    messages: request.messages.iter().map(Into::into).collect(),
+                    tokens,
+                    cached_tokens: None,
+                }),
+            };
+            let result = self.engine.generate(&part, &mut sink, &self.control);
+            sink.flush();
+            let mut wave_generations = result?;
+            for g in &mut wave_generations {
+                g.beam += start;
+            }
+            generations.extend(wave_generations);
+        }
         for g in &mut generations {
             g.beam += first_beam;
             // A candidate's later rounds add to the tokens it has spent.

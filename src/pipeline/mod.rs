@@ -401,21 +401,48 @@ fn carry<T>(kept: Vec<beams::Kept<T>>) -> Vec<(Option<Beam>, T)> {
     kept.into_iter().map(|k| (Some(k.beam), k.data)).collect()
 }
 
-/// Streams engine tokens out as events of one stage.
+/// Streams engine tokens out as events of one stage. The request's `Prompt` event waits here
+/// until the engine says what its cache held of the prompt (or, at the latest, until the first
+/// token), so the event records `cached_tokens` and still comes before the tokens.
 struct EmitSink<'a> {
     emitter: &'a Mutex<Emitter>,
     stage: Stage,
     /// Added to the engine's beam numbers, which start at 0 for every request.
     offset: Beam,
+    /// The request's `Prompt` event, until it is emitted.
+    pending: Option<Event>,
+}
+
+impl EmitSink<'_> {
+    /// Emits the request's `Prompt` event if it is still waiting.
+    fn flush(&mut self) {
+        if let Some(event) = self.pending.take() {
+            Emitter::locked(self.emitter).emit(event);
+        }
+    }
 }
 
 impl TokenSink for EmitSink<'_> {
     fn token(&mut self, beam: Beam, channel: Channel, text: &str) {
+        self.flush();
         Emitter::locked(self.emitter).emit(Event::Token {
             stage: self.stage,
             beam: beam + self.offset,
             channel,
             text: text.to_string(),
         });
+    }
+
+    fn prompt(&mut self, usage: crate::model::PromptUsage) {
+        if let Some(Event::Prompt {
+            tokens,
+            cached_tokens,
+            ..
+        }) = &mut self.pending
+        {
+            *tokens = usage.tokens.or(*tokens);
+            *cached_tokens = usage.cached_tokens;
+        }
+        self.flush();
     }
 }

@@ -1,79 +1,87 @@
-//! `POST /v1/chat/completions`: an OpenAI request turned into a ponder [`GenerateRequest`] for
-//! the engine thread, and its pieces turned back into chunks (streamed) or one completion.
+//! `POST /v1/chat/completions` and `POST /v1/completions`: a checked request ([`super::request`])
+//! becomes a job of the engine thread, and its pieces go back as chunks (streamed) or as one
+//! completion, in each endpoint's shape ([`super::reply`]).
 //!
 //! Thinking streams as `reasoning_content`, the answer as `content` (as vLLM and llama-server
 //! do). `max_tokens` bounds thinking plus answer; ponder's `think_budget` extension says how much
-//! of it may be thinking (absent: none — a plain client gets plain answers). `grammar` (GBNF)
-//! constrains the answer only, not the thinking. `logprobs` are given for one-token answers (what
-//! judging asks): the most likely first answer tokens with their log-probabilities.
+//! of it may be thinking (absent: none — a plain client gets plain answers). Log-probabilities
+//! come for every answer token, streamed or not, for every candidate. A one-token chat answer
+//! with logprobs (what judging asks) reads the prompt's first answer position exactly as the
+//! local judge does.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::{Body, Bytes};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
+use super::reply::Reply;
+use super::request::{Endpoint, Input, ServeRequest, parse};
 use super::worker::{Job, Out};
 use super::{AppState, error_response};
-use crate::event::{Channel, Command, Control, Stage};
-use crate::model::openai::wire::{
-    ChatRequest, ChoiceLogprobs, Chunk, ChunkChoice, Completion, CompletionChoice, Delta,
-    TokenLogprob, TopLogprob, Usage, stop_strings,
-};
-use crate::model::{GenerateRequest, Generation, Judge, JudgeRequest, Message, Sampling};
-
-/// Most candidates one request may ask for.
-const MAX_N: u32 = 64;
+use crate::event::{Command, Control, Stage};
+use crate::model::{Judge, JudgeRequest};
 
 /// How often a waiting stream sends an SSE comment.
 const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Handles one chat completion.
-pub async fn completions(state: Arc<AppState>, body: Bytes) -> Response {
-    let request: ChatRequest = match serde_json::from_slice(&body) {
+/// Handles one completion request of either endpoint.
+pub async fn completions(state: Arc<AppState>, endpoint: Endpoint, body: Bytes) -> Response {
+    let request = match parse(&body, endpoint) {
         Ok(request) => request,
-        Err(err) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                &format!("the body is not a chat completion request: {err}"),
-            );
-        }
-    };
-    let messages = match messages(&request) {
-        Ok(messages) => messages,
         Err(message) => return error_response(StatusCode::BAD_REQUEST, &message),
     };
-    if request.logprobs {
-        return logprobs(state, request, messages).await;
+    if endpoint == Endpoint::Completions && request.think_budget > 0 {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "think_budget needs /v1/chat/completions: a raw completion has no thinking block",
+        );
     }
-    let generate = match generate_request(&request, messages) {
-        Ok(generate) => generate,
-        Err(message) => return error_response(StatusCode::BAD_REQUEST, &message),
-    };
-    // Small, so the engine runs at most this many pieces ahead of a client that went away.
-    let (out, rx) = mpsc::channel(32);
+    if endpoint == Endpoint::Chat
+        && request.logprobs.is_some()
+        && request.n == 1
+        && request.max_tokens == 1
+        && !request.stream
+        && request.grammar.is_none()
+        && let Input::Messages(messages) = &request.input
+    {
+        return first_token(state, &request, messages.clone()).await;
+    }
+    let (out, mut rx) = mpsc::unbounded_channel();
     let control = Arc::new(Control::new());
     let job = Job::Generate {
-        request: generate.clone(),
+        request: request.clone(),
         out,
         control: control.clone(),
     };
     if !state.worker.submit(job) {
         return error_response(StatusCode::SERVICE_UNAVAILABLE, "the engine thread stopped");
     }
-    let reply = Reply {
-        id: format!("chatcmpl-ponder-{}", nanos()),
-        model: state.model_name.clone(),
-        created: (nanos() / 1_000_000_000) as u64,
-        answer_budget: generate.answer_budget,
-    };
     let guard = AbortOnDrop(control);
+    // The engine checks the request against the context first.
+    let prompt_tokens = match rx.recv().await {
+        Some(Out::Accepted { prompt_tokens }) => prompt_tokens,
+        Some(Out::Rejected(message)) => return error_response(StatusCode::BAD_REQUEST, &message),
+        Some(Out::Failed(message)) => {
+            return error_response(StatusCode::INTERNAL_SERVER_ERROR, &message);
+        }
+        _ => {
+            return error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the engine dropped the request",
+            );
+        }
+    };
+    let reply = Reply::new(endpoint, &state.model_name, &request, prompt_tokens);
     if request.stream {
-        let include_usage = request.stream_options.is_some_and(|o| o.include_usage);
-        stream(reply, rx, guard, include_usage, generate.n)
+        stream(
+            reply,
+            rx,
+            guard,
+            &request,
+            state.limits.stalled_client_timeout,
+        )
     } else {
         whole(reply, rx, guard).await
     }
@@ -88,123 +96,36 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// What every chunk or completion of one reply carries.
-struct Reply {
-    id: String,
-    model: String,
-    created: u64,
-    answer_budget: u32,
-}
-
-impl Reply {
-    fn chunk(&self, choices: Vec<ChunkChoice>, usage: Option<Usage>) -> Bytes {
-        let chunk = Chunk {
-            id: self.id.clone(),
-            object: "chat.completion.chunk".into(),
-            model: self.model.clone(),
-            choices,
-            usage,
-            error: None,
-        };
-        let mut value = serde_json::to_value(chunk).unwrap_or_default();
-        value["created"] = json!(self.created);
-        Bytes::from(format!("data: {value}\n\n"))
-    }
-
-    fn finish_reason(&self, g: &Generation) -> String {
-        if g.answer_tokens >= self.answer_budget {
-            "length".into()
-        } else {
-            "stop".into()
-        }
-    }
-}
-
-fn nanos() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos())
-}
-
-fn messages(request: &ChatRequest) -> Result<Vec<Message>, String> {
-    if request.messages.is_empty() {
-        return Err("messages is empty".into());
-    }
-    request
-        .messages
-        .iter()
-        .map(|m| match m.role.as_str() {
-            "system" | "developer" => Ok(Message::system(m.text())),
-            "user" => Ok(Message::user(m.text())),
-            "assistant" => Ok(Message::assistant(m.text())),
-            other => Err(format!(
-                "ponder serve takes system, user and assistant messages, not {other:?}"
-            )),
-        })
-        .collect()
-}
-
-fn generate_request(
-    request: &ChatRequest,
-    messages: Vec<Message>,
-) -> Result<GenerateRequest, String> {
-    let n = request.n.unwrap_or(1);
-    if n == 0 || n > MAX_N {
-        return Err(format!("n must be between 1 and {MAX_N}"));
-    }
-    let max_tokens = request
-        .max_completion_tokens
-        .or(request.max_tokens)
-        .unwrap_or(2048);
-    let think_budget = request.think_budget.unwrap_or(0).min(max_tokens);
-    let defaults = Sampling::default();
-    Ok(GenerateRequest {
-        stage: Stage::Understand,
-        messages,
-        n,
-        think_budget,
-        answer_budget: max_tokens - think_budget,
-        sampling: Sampling {
-            temperature: request.temperature.unwrap_or(defaults.temperature),
-            top_p: request.top_p.unwrap_or(defaults.top_p),
-            top_k: request.top_k.unwrap_or(defaults.top_k),
-            min_p: request.min_p.unwrap_or(defaults.min_p),
-            seed: request.seed.unwrap_or(nanos() as u64),
-        },
-        stop: stop_strings(request.stop.as_ref()),
-        grammar: request.grammar.clone().filter(|g| !g.trim().is_empty()),
-        round: 1,
-        think_style: Default::default(),
-    })
-}
-
-/// Streams chunks as the engine produces them.
+/// Streams chunks as the engine produces them; a client that leaves a chunk unread for
+/// `stalled` is dropped (and its job aborted).
 fn stream(
-    reply: Reply,
-    mut rx: mpsc::Receiver<Out>,
+    mut reply: Reply,
+    mut rx: mpsc::UnboundedReceiver<Out>,
     guard: AbortOnDrop,
-    include_usage: bool,
-    n: u32,
+    request: &ServeRequest,
+    stalled: std::time::Duration,
 ) -> Response {
     let (tx, body) = mpsc::channel::<Bytes>(64);
+    let include_usage = request.include_usage;
+    let continuous = request.continuous_usage;
     tokio::spawn(async move {
         let _guard = guard;
-        let role = (0..n)
-            .map(|index| ChunkChoice {
-                index,
-                delta: Delta {
-                    role: Some("assistant".into()),
-                    content: Some(String::new()),
-                    ..Delta::default()
-                },
-                finish_reason: None,
-            })
-            .collect();
-        if tx.send(reply.chunk(role, None)).await.is_err() {
-            return;
+        let send = |bytes: Bytes| {
+            let tx = tx.clone();
+            async move {
+                matches!(
+                    tokio::time::timeout(stalled, tx.send(bytes)).await,
+                    Ok(Ok(()))
+                )
+            }
+        };
+        for bytes in reply.start() {
+            if !send(bytes).await {
+                return;
+            }
         }
-        // While the job waits in the queue (or reads a long prompt), comments keep the client's
-        // silence timeout from firing.
+        // While the job waits for its turn (or reads a long prompt), comments keep the
+        // client's silence timeout from firing.
         let mut keep_alive = tokio::time::interval(KEEP_ALIVE);
         keep_alive.tick().await;
         loop {
@@ -214,50 +135,33 @@ fn stream(
                     None => break,
                 },
                 _ = keep_alive.tick() => {
-                    if tx.send(Bytes::from_static(b": keep-alive\n\n")).await.is_err() {
+                    if !send(Bytes::from_static(b": keep-alive\n\n")).await {
                         return;
                     }
                     continue;
                 }
             };
-            let bytes = match out {
-                Out::Piece(beam, channel, text) => {
-                    let delta = match channel {
-                        Channel::Think => Delta {
-                            reasoning_content: Some(text),
-                            ..Delta::default()
-                        },
-                        Channel::Answer => Delta {
-                            content: Some(text),
-                            ..Delta::default()
-                        },
-                    };
-                    let choice = ChunkChoice {
-                        index: beam,
-                        delta,
-                        finish_reason: None,
-                    };
-                    vec![reply.chunk(vec![choice], None)]
+            let chunks = match out {
+                Out::Accepted { .. } | Out::Rejected(_) => Vec::new(),
+                Out::Usage(usage) => {
+                    reply.prompt_read(usage);
+                    if continuous {
+                        vec![reply.usage_chunk()]
+                    } else {
+                        Vec::new()
+                    }
                 }
+                Out::Piece(beam, channel, text) => reply.piece(beam, channel, &text),
+                Out::Logprob(beam, logprobs) => reply.logprob(beam, &logprobs),
                 Out::Finished {
                     generations,
-                    prompt_tokens,
+                    truncated,
+                    usage,
                 } => {
-                    let mut chunks: Vec<Bytes> = generations
-                        .iter()
-                        .map(|g| {
-                            let choice = ChunkChoice {
-                                index: g.beam,
-                                delta: Delta::default(),
-                                finish_reason: Some(reply.finish_reason(g)),
-                            };
-                            reply.chunk(vec![choice], None)
-                        })
-                        .collect();
-                    if include_usage {
-                        chunks.push(
-                            reply.chunk(Vec::new(), Some(usage(&generations, prompt_tokens))),
-                        );
+                    reply.prompt_read(usage);
+                    let mut chunks = reply.finish(&generations, &truncated);
+                    if include_usage || continuous {
+                        chunks.push(reply.usage_chunk());
                     }
                     chunks.push(Bytes::from_static(b"data: [DONE]\n\n"));
                     chunks
@@ -265,14 +169,14 @@ fn stream(
                 Out::Failed(message) => vec![
                     Bytes::from(format!(
                         "data: {}\n\n",
-                        json!({ "error": { "message": message, "type": "server_error" } })
+                        serde_json::json!({ "error": { "message": message, "type": "server_error" } })
                     )),
                     Bytes::from_static(b"data: [DONE]\n\n"),
                 ],
             };
-            for piece in bytes {
-                if tx.send(piece).await.is_err() {
-                    return; // the client went away: `_guard` aborts the job
+            for chunk in chunks {
+                if !send(chunk).await {
+                    return; // gone or stalled: `_guard` aborts the job
                 }
             }
         }
@@ -292,53 +196,29 @@ fn stream(
         .into_response()
 }
 
-fn usage(generations: &[Generation], prompt_tokens: u32) -> Usage {
-    let completion: u64 = generations
-        .iter()
-        .map(|g| u64::from(g.think_tokens + g.answer_tokens))
-        .sum();
-    Usage {
-        prompt_tokens: u64::from(prompt_tokens),
-        completion_tokens: completion,
-        total_tokens: u64::from(prompt_tokens) + completion,
-    }
-}
-
 /// Waits for the whole generation and answers it in one completion.
-async fn whole(reply: Reply, mut rx: mpsc::Receiver<Out>, guard: AbortOnDrop) -> Response {
+async fn whole(
+    mut reply: Reply,
+    mut rx: mpsc::UnboundedReceiver<Out>,
+    guard: AbortOnDrop,
+) -> Response {
     let _guard = guard;
     while let Some(out) = rx.recv().await {
         match out {
-            Out::Piece(..) => {}
+            Out::Logprob(beam, logprobs) => reply.keep_logprob(beam, logprobs),
+            Out::Usage(usage) => reply.prompt_read(usage),
             Out::Finished {
                 generations,
-                prompt_tokens,
+                truncated,
+                usage,
             } => {
-                let completion = Completion {
-                    id: reply.id.clone(),
-                    object: "chat.completion".into(),
-                    model: reply.model.clone(),
-                    choices: generations
-                        .iter()
-                        .map(|g| CompletionChoice {
-                            index: g.beam,
-                            message: Delta {
-                                role: Some("assistant".into()),
-                                content: Some(g.answer.clone()),
-                                reasoning_content: Some(g.think.clone()).filter(|t| !t.is_empty()),
-                                reasoning: None,
-                            },
-                            finish_reason: Some(reply.finish_reason(g)),
-                            logprobs: None,
-                        })
-                        .collect(),
-                    usage: Some(usage(&generations, prompt_tokens)),
-                };
-                return axum::Json(completion).into_response();
+                reply.prompt_read(usage);
+                return axum::Json(reply.whole(&generations, &truncated)).into_response();
             }
             Out::Failed(message) => {
                 return error_response(StatusCode::INTERNAL_SERVER_ERROR, &message);
             }
+            Out::Accepted { .. } | Out::Rejected(_) | Out::Piece(..) => {}
         }
     }
     error_response(
@@ -347,17 +227,14 @@ async fn whole(reply: Reply, mut rx: mpsc::Receiver<Out>, guard: AbortOnDrop) ->
     )
 }
 
-/// A one-token answer with the most likely first tokens and their log-probabilities.
-async fn logprobs(state: Arc<AppState>, request: ChatRequest, messages: Vec<Message>) -> Response {
-    let max_tokens = request.max_completion_tokens.or(request.max_tokens);
-    if request.stream || request.n.unwrap_or(1) != 1 || max_tokens != Some(1) {
-        return error_response(
-            StatusCode::BAD_REQUEST,
-            "ponder serve gives logprobs for one first token only (what judging needs): ask \
-             with max_tokens = 1, n = 1 and stream = false",
-        );
-    }
-    let top = request.top_logprobs.unwrap_or(1).clamp(1, 1000) as usize;
+/// A one-token answer with the most likely first tokens and their log-probabilities, read at
+/// the first answer position of the prompt as the local judge reads it.
+async fn first_token(
+    state: Arc<AppState>,
+    request: &ServeRequest,
+    messages: Vec<crate::model::Message>,
+) -> Response {
+    let top = request.logprobs.unwrap_or(1).max(1) as usize;
     let (reply, answer) = oneshot::channel();
     let job = Job::Logprobs {
         request: JudgeRequest {
@@ -382,31 +259,6 @@ async fn logprobs(state: Arc<AppState>, request: ChatRequest, messages: Vec<Mess
             return error_response(StatusCode::INTERNAL_SERVER_ERROR, "the engine dropped it");
         }
     };
-    let (token, logprob) = top[0].clone();
-    let completion = Completion {
-        id: format!("chatcmpl-ponder-{}", nanos()),
-        object: "chat.completion".into(),
-        model: state.model_name.clone(),
-        choices: vec![CompletionChoice {
-            index: 0,
-            message: Delta {
-                role: Some("assistant".into()),
-                content: Some(token.clone()),
-                ..Delta::default()
-            },
-            finish_reason: Some("length".into()),
-            logprobs: Some(ChoiceLogprobs {
-                content: Some(vec![TokenLogprob {
-                    token,
-                    logprob,
-                    top_logprobs: top
-                        .into_iter()
-                        .map(|(token, logprob)| TopLogprob { token, logprob })
-                        .collect(),
-                }]),
-            }),
-        }],
-        usage: None,
-    };
-    axum::Json(completion).into_response()
+    let shown = Reply::new(Endpoint::Chat, &state.model_name, request, 0);
+    axum::Json(shown.first_token(&top, request.logprobs.unwrap_or(0) as usize)).into_response()
 }

@@ -61,6 +61,10 @@ impl Engine for Recorded {
         self.inner.prompt_tokens(messages)
     }
 
+    fn parallel(&self, request: &GenerateRequest) -> u32 {
+        self.inner.parallel(request)
+    }
+
     fn generate(
         &mut self,
         request: &GenerateRequest,
@@ -74,6 +78,8 @@ impl Engine for Recorded {
         let mut finished = Vec::new();
         for event in ahead {
             match event {
+                // The request's own prompt, emitted as the engine starts reading it.
+                Event::Prompt { .. } if tokens.is_empty() && finished.is_empty() => {}
                 Event::Token {
                     beam,
                     channel,

@@ -45,6 +45,8 @@ pub struct ViewState {
     pub palette: Option<Palette>,
     /// A finishing action waiting for the user's yes.
     pub confirm: Option<Finish>,
+    /// The model's weights still loading in the background: the fraction loaded.
+    pub loading: Option<f32>,
 }
 
 /// What the body shows. Wide terminals show every pane on [`Tab::Overview`]; narrow ones fold

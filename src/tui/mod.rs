@@ -33,6 +33,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use crate::event::{
     Command, Envelope, Event, Outcome, RunningSession, SessionHandle, SessionState, Stage,
 };
+use crate::model::llama::background::LoadProgress;
 use crate::session::Player;
 use frames::FramePacer;
 pub use terminal::TerminalGuard;
@@ -91,6 +92,16 @@ fn answer_template(stage: Stage) -> &'static str {
 
 /// Shows a live session until the user quits; a session still running is aborted then.
 pub fn run(session: RunningSession, theme: Theme) -> Result<Outcome> {
+    run_loading(session, theme, None)
+}
+
+/// [`run`] while the model loads in the background: its progress shows as a bar, and quitting
+/// before it ends stops the load.
+pub fn run_loading(
+    session: RunningSession,
+    theme: Theme,
+    loading: Option<std::sync::Arc<LoadProgress>>,
+) -> Result<Outcome> {
     let RunningSession {
         events,
         handle,
@@ -106,8 +117,12 @@ pub fn run(session: RunningSession, theme: Theme) -> Result<Outcome> {
             handle: handle.clone(),
         },
         &theme,
+        loading.clone(),
     )?;
     if !app.state.is_finished() {
+        if let Some(loading) = &loading {
+            loading.stop();
+        }
         handle.send(Command::Abort);
     }
     thread
@@ -120,7 +135,7 @@ pub fn replay(player: Player, start: SessionState, theme: Theme) -> Result<()> {
     let mut app = App::new();
     app.state = start;
     app.view.replay = Some(ReplayView::default());
-    event_loop(app, Source::Replay(Box::new(player)), &theme)?;
+    event_loop(app, Source::Replay(Box::new(player)), &theme, None)?;
     Ok(())
 }
 
@@ -134,7 +149,12 @@ enum Source {
 }
 
 /// Waits on the next event, drains what is queued, draws at most once a frame; until quit.
-fn event_loop(mut app: App, mut source: Source, theme: &Theme) -> Result<App> {
+fn event_loop(
+    mut app: App,
+    mut source: Source,
+    theme: &Theme,
+    loading: Option<std::sync::Arc<LoadProgress>>,
+) -> Result<App> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -150,6 +170,9 @@ fn event_loop(mut app: App, mut source: Source, theme: &Theme) -> Result<App> {
         let mut frames = FramePacer::default();
         frames.request();
         let mut clock = tokio::time::interval(Duration::from_secs(1));
+        // While the weights load, the bar moves ten times a second.
+        let mut load_tick = tokio::time::interval(Duration::from_millis(100));
+        app.view.loading = loading.as_ref().and_then(|l| l.loading());
         let mut terminate =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
                 .context("cannot listen for SIGTERM")?;
@@ -266,6 +289,10 @@ fn event_loop(mut app: App, mut source: Source, theme: &Theme) -> Result<App> {
                 Some(()) = highlighted.recv() => frames.request(),
                 _ = tokio::time::sleep_until(due.into()), if frames.is_dirty() => {}
                 _ = clock.tick(), if live => frames.request(),
+                _ = load_tick.tick(), if app.view.loading.is_some() => {
+                    app.view.loading = loading.as_ref().and_then(|l| l.loading());
+                    frames.request();
+                }
                 _ = tokio::signal::ctrl_c() => break,
                 _ = terminate.recv() => break,
             }

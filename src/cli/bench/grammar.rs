@@ -16,7 +16,7 @@ use clap::Args;
 
 use crate::answer::grammar::{self, LocalizeFile, PatchFile};
 use crate::event::{Beam, Channel, Control, Stage};
-use crate::model::llama::{LoadedModel, generate_with_stats};
+use crate::model::llama::{LlamaEngine, generate_with_stats};
 use crate::model::{GenerateRequest, Message, Sampling, TokenSink};
 use crate::repo::{RepoIndex, SymbolKind, TOOLS, Workspace};
 
@@ -58,7 +58,8 @@ pub fn run(args: GrammarBenchArgs) -> Result<ExitCode> {
     };
     let workspace = Workspace::open(&root)?;
     let index = RepoIndex::build(&workspace)?;
-    let lm = LoadedModel::load(&config.model_path()?, &config)?;
+    let mut engine = LlamaEngine::load(config.clone())?;
+    let lm = engine.model();
     println!(
         "model: {} | {} files in {} | {} answer tokens a run, median of {}",
         lm.describe(),
@@ -150,7 +151,7 @@ pub fn run(args: GrammarBenchArgs) -> Result<ExitCode> {
                 r.sampling.seed = 7 + u64::from(run);
                 let started = Instant::now();
                 let (generations, stats) =
-                    generate_with_stats(&lm, &config, &r, &mut Null, &Control::new())?;
+                    generate_with_stats(engine.slots(), &r, &mut Null, &Control::new())?;
                 let tokens = generations.first().map_or(0, |g| g.answer_tokens).max(1);
                 // Per answer token, without the prompt's decode.
                 let per_token =

@@ -6,6 +6,7 @@ mod grammar;
 mod index;
 mod search;
 mod tui;
+mod workload;
 
 use std::process::ExitCode;
 

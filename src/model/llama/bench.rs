@@ -1,17 +1,15 @@
-//! The engine benchmark: the measurement of llama.cpp's `llama-batched-bench`, run through
-//! ponder's own batch layout, so the two tables can be compared line by line on one model.
+//! The engine benchmark: the measurement of llama.cpp's `llama-batched-bench`, run through the
+//! very loop a fix runs ([`super::scheduler`]: its batching, its slots and prefix sharing, its
+//! timers that wait for the device), so the two tables can be compared line by line on one model.
 //!
-//! For a batch of B sequences: a prompt of PP tokens is decoded, once tagged with all B sequences
-//! (shared) or once per sequence (not shared), then TG steps each decode one token per sequence.
-//! Columns as in llama.cpp: `N_KV` cells used, `T_*` seconds, `S_*` tokens per second.
+//! For a batch of B sequences: a prompt of PP tokens is decoded, once and shared with all B
+//! sequences (shared) or once per sequence (not shared), then TG steps each decode one token per
+//! sequence. Columns as in llama.cpp: `N_KV` cells used, `T_*` seconds, `S_*` tokens per second.
 
-use std::time::Instant;
-
-use anyhow::{Result, anyhow};
-use llama_cpp_2::llama_batch::LlamaBatch;
+use anyhow::Result;
 use llama_cpp_2::token::LlamaToken;
 
-use super::{LlamaConfig, LoadedModel};
+use super::{LoadedModel, Slots};
 
 /// One line of the table.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,72 +61,10 @@ fn prompt_tokens(lm: &LoadedModel, n: u32) -> Vec<LlamaToken> {
 }
 
 /// Measures one row.
-pub fn run(
-    lm: &LoadedModel,
-    config: &LlamaConfig,
-    b: u32,
-    pp: u32,
-    tg: u32,
-    shared: bool,
-) -> Result<BenchRow> {
+pub fn run(slots: &mut Slots, b: u32, pp: u32, tg: u32, shared: bool) -> Result<BenchRow> {
     let n_kv = if shared { pp + b * tg } else { b * (pp + tg) };
-    let mut ctx = lm.context(config, n_kv + 16, b)?;
-    let n_batch = config.n_batch.max(b) as usize;
-    let mut batch = LlamaBatch::new(n_batch, b as i32);
-    let prompt = prompt_tokens(lm, pp);
-    let all: Vec<i32> = (0..b as i32).collect();
-    let failed = |e: llama_cpp_2::DecodeError| anyhow!("llama.cpp decode failed: {e}");
-
-    // Warm up (as llama-batched-bench does), then start from an empty cache.
-    batch.add(prompt[0], 0, &[0], true)?;
-    ctx.decode(&mut batch).map_err(failed)?;
-    ctx.clear_kv_cache();
-    batch.clear();
-
-    // Every (token, position, sequences) of the prompt phase, in order.
-    let entries: Vec<(LlamaToken, i32, Vec<i32>)> = if shared {
-        prompt
-            .iter()
-            .enumerate()
-            .map(|(i, &t)| (t, i as i32, all.clone()))
-            .collect()
-    } else {
-        (0..b as i32)
-            .flat_map(|s| {
-                prompt
-                    .iter()
-                    .enumerate()
-                    .map(move |(i, &t)| (t, i as i32, vec![s]))
-            })
-            .collect()
-    };
-    let started = Instant::now();
-    for chunk in entries.chunks(n_batch) {
-        batch.clear();
-        for (k, (token, pos, seqs)) in chunk.iter().enumerate() {
-            batch.add(*token, *pos, seqs, k + 1 == chunk.len())?;
-        }
-        ctx.decode(&mut batch).map_err(failed)?;
-    }
-    ctx.synchronize();
-    let t_pp = started.elapsed().as_secs_f64();
-
-    let started = Instant::now();
-    for step in 0..tg {
-        batch.clear();
-        for s in 0..b as i32 {
-            batch.add(
-                prompt[step as usize % prompt.len()],
-                (pp + step) as i32,
-                &[s],
-                true,
-            )?;
-        }
-        ctx.decode(&mut batch).map_err(failed)?;
-    }
-    ctx.synchronize();
-    let t_tg = started.elapsed().as_secs_f64();
-
+    let prompt = prompt_tokens(slots.model(), pp);
+    let (t_pp, t_tg) = super::run::batched_bench(slots, &prompt, b, tg, shared)?;
     let pp_tokens = if shared { pp } else { b * pp };
     let t = t_pp + t_tg;
     Ok(BenchRow {
@@ -137,10 +73,10 @@ pub fn run(
         b,
         n_kv,
         t_pp,
-        s_pp: f64::from(pp_tokens) / t_pp,
+        s_pp: f64::from(pp_tokens) / t_pp.max(1e-9),
         t_tg,
-        s_tg: f64::from(b * tg) / t_tg,
+        s_tg: f64::from(b * tg) / t_tg.max(1e-9),
         t,
-        s: f64::from(n_kv) / t,
+        s: f64::from(n_kv) / t.max(1e-9),
     })
 }

@@ -92,6 +92,16 @@ impl Candidate {
         })
     }
 
+    /// Still thinking (and not done).
+    pub(super) fn is_thinking(&self) -> bool {
+        !self.done && self.splitter.is_thinking()
+    }
+
+    /// Its next token is answer.
+    pub(super) fn is_answering(&self) -> bool {
+        self.splitter.is_answering()
+    }
+
     /// Tokens drawn under the answer grammar, and how many of them needed the grammar applied to
     /// the shortlist and to the whole vocabulary.
     pub(super) fn grammar_counts(&self) -> (u64, u64, u64) {
@@ -200,7 +210,12 @@ impl Candidate {
     }
 
     /// Ends the thinking: feeds the close tokens, and later tokens are answer.
-    fn close_thinking(&mut self, close: &[LlamaToken], sink: &mut dyn TokenSink, why: String) {
+    pub(super) fn close_thinking(
+        &mut self,
+        close: &[LlamaToken],
+        sink: &mut dyn TokenSink,
+        why: String,
+    ) {
         let rest = self.utf8.finish();
         self.route(&rest, sink);
         for (channel, piece) in self.splitter.force_answer() {

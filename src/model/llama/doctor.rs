@@ -1,14 +1,16 @@
 //! `ponder doctor`'s report: the llama.cpp backend and its devices, the model's metadata, layers
-//! offloaded, and the memory of the weights and KV cache for the configured context, candidates
-//! and budgets; then whether llama.cpp loads the model.
+//! offloaded, and the memory planner's plan (KV types, context, candidates at once) for the
+//! configured candidates and budgets; then whether llama.cpp loads the model. With `--vram` the
+//! plan is for a device of that size and no weight is loaded, so a 32B plan can be read on a
+//! laptop.
 
 use std::io::Write;
 use std::time::Instant;
 
 use anyhow::Result;
 
-use super::memory::human_bytes;
-use super::{LlamaConfig, LoadedModel, MemoryEstimate, backend};
+use super::plan::{Demand, human_bytes};
+use super::{LlamaConfig, LoadedModel, backend, plan_for};
 use crate::event::Settings;
 use crate::model::gguf::read_metadata;
 
@@ -17,6 +19,7 @@ pub fn report(
     llama: &LlamaConfig,
     settings: &Settings,
     prompt: u64,
+    vram: Option<u64>,
     out: &mut dyn Write,
 ) -> Result<bool> {
     let backend = backend()?;
@@ -97,53 +100,41 @@ pub fn report(
         llama.n_gpu_layers
     )?;
     // The most demanding stage sets what must fit: its candidates and their token budgets.
-    let (candidates, budgets) = crate::event::Stage::ALL
-        .iter()
-        .map(|stage| {
-            (
-                u64::from(settings.search.n(*stage)),
-                u64::from(settings.think_budget(*stage))
-                    + u64::from(settings.answer_budget(*stage)),
-            )
-        })
-        .max_by_key(|(n, tokens)| n * tokens)
-        .unwrap_or((1, 0));
-    writeln!(out, "memory:")?;
+    let demand = Demand::of_settings(settings, prompt);
+    writeln!(out, "memory plan:")?;
     writeln!(out, "  weights: {}", human_bytes(meta.file_bytes))?;
-    let mut fits = true;
-    match MemoryEstimate::new(&meta, llama.kv_type, prompt, candidates, budgets) {
-        Some(m) => {
-            writeln!(
-                out,
-                "  KV cache ({}): {} per token; a stage of {candidates} candidate(s) with a \
-                 {}-token prompt and budgets {}+{} needs {} cells = {}",
-                llama.kv_type.name(),
-                human_bytes(m.kv_bytes_per_token),
-                prompt,
-                settings.think_budget,
-                settings.answer_budget,
-                m.cells_per_stage,
-                human_bytes(m.kv_bytes_per_stage)
-            )?;
-            writeln!(
-                out,
-                "  total for that stage: {}",
-                human_bytes(m.weights_bytes + m.kv_bytes_per_stage)
-            )?;
-            if m.cells_per_stage > u64::from(llama.n_ctx) {
-                fits = false;
+    let fits = match plan_for(&path, llama, Some(demand), vram) {
+        Ok((plan, memory, _)) => {
+            write!(out, "{}", plan.describe(&memory))?;
+            if plan.kv_bytes_per_token == 0 {
                 writeln!(
                     out,
-                    "  warning: n_ctx is {}: candidates end early when the cache fills; raise \
-                     n_ctx in [llama] or lower candidates or budgets",
-                    llama.n_ctx
+                    "  the model's header lacks the shape to plan the KV cache: the configured \
+                     context is used as it is"
                 )?;
             }
+            writeln!(
+                out,
+                "  total there: {} of {}",
+                human_bytes(
+                    plan.weights_on_device
+                        + (plan.kv_bytes as f64 * memory.offloaded) as u64
+                        + super::plan::RESERVE
+                ),
+                memory
+                    .free
+                    .map_or_else(|| "unknown".to_string(), human_bytes)
+            )?;
+            plan.warning.is_none()
         }
-        None => writeln!(
-            out,
-            "  KV cache: the model's header lacks the shape to estimate it"
-        )?,
+        Err(err) => {
+            writeln!(out, "  {err:#}")?;
+            false
+        }
+    };
+    if vram.is_some() {
+        writeln!(out, "load: skipped (--vram plans for another device)")?;
+        return Ok(fits);
     }
     let started = Instant::now();
     match LoadedModel::load(&path, llama) {

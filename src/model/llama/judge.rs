@@ -5,16 +5,17 @@
 //!
 //! The yes and no token ids are resolved from the vocabulary: the first token of `yes`, ` yes`,
 //! `Yes`, ` Yes` (and the same for no), with ids that start both words dropped. The judging prompts
-//! of one request share a long prefix: it is decoded once, tagged with every sequence, and each
-//! prompt's own suffix is decoded on its own sequence in the same batch.
+//! of one request go through the engine's one loop as one job ([`super::run::first_logits`]):
+//! their common prefix is read once (from the prefix cache where a stage's prompt or an earlier
+//! judgement left it), and each prompt's own end on its own sequence.
 
-use anyhow::{Context, Result, anyhow, bail};
-use llama_cpp_2::llama_batch::LlamaBatch;
-use llama_cpp_2::model::{LlamaLoraAdapter, LlamaModel};
+use anyhow::{Result, anyhow, bail};
+use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 
+use super::Slots;
 use super::decode::THINK_CLOSE;
-use super::{LlamaConfig, LoadedModel};
+use super::run::first_logits;
 use crate::event::Control;
 use crate::model::JudgeRequest;
 
@@ -78,83 +79,11 @@ impl YesNo {
     }
 }
 
-/// Scores every answer of `request` with `lm` (and `lora` applied, if given).
-pub(super) fn judge(
-    lm: &LoadedModel,
-    config: &LlamaConfig,
-    lora: Option<&mut LlamaLoraAdapter>,
-    request: &JudgeRequest,
-    control: &Control,
-) -> Result<Vec<f64>> {
-    if request.prompts.is_empty() {
-        return Ok(Vec::new());
-    }
-    let yes_no = lm.yes_no.as_ref().ok_or_else(|| {
-        anyhow!(
-            "{} cannot judge: its vocabulary has no yes/no tokens; set judge_model in [llama]",
-            lm.describe()
-        )
-    })?;
-    let mut scores = vec![f64::NAN; request.prompts.len()];
-    first_logits(lm, config, lora, request, control, |seq, logits| {
-        scores[seq] = yes_no.p_yes(logits)?;
-        Ok(())
-    })?;
-    Ok(scores)
-}
-
-/// The `top` most likely first answer tokens of each prompt of `request`, as (text, natural
-/// log-probability), most likely first: the logprobs `ponder serve` returns.
-pub(super) fn first_token_logprobs(
-    lm: &LoadedModel,
-    config: &LlamaConfig,
-    lora: Option<&mut LlamaLoraAdapter>,
-    request: &JudgeRequest,
-    top: usize,
-    control: &Control,
-) -> Result<Vec<Vec<(String, f64)>>> {
-    let mut out = vec![Vec::new(); request.prompts.len()];
-    let vocab = lm.model.vocab();
-    first_logits(lm, config, lora, request, control, |seq, logits| {
-        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let log_sum = f64::from(max)
-            + logits
-                .iter()
-                .map(|&l| f64::from(l - max).exp())
-                .sum::<f64>()
-                .ln();
-        let mut ids: Vec<usize> = (0..logits.len()).collect();
-        ids.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
-        out[seq] = ids
-            .into_iter()
-            .take(top.max(1))
-            .map(|id| {
-                let bytes = vocab.token_to_piece(LlamaToken(id as i32), true, None);
-                (
-                    String::from_utf8_lossy(&bytes).into_owned(),
-                    f64::from(logits[id]) - log_sum,
-                )
-            })
-            .collect();
-        Ok(())
-    })?;
-    Ok(out)
-}
-
-/// Decodes every judging prompt (sharing their common prefix) and hands the logits at each
-/// prompt's end to `read`, with the prompt's index.
-fn first_logits(
-    lm: &LoadedModel,
-    config: &LlamaConfig,
-    lora: Option<&mut LlamaLoraAdapter>,
-    request: &JudgeRequest,
-    control: &Control,
-    mut read: impl FnMut(usize, &[f32]) -> Result<()>,
-) -> Result<()> {
-    if request.prompts.is_empty() {
-        return Ok(());
-    }
-    let prompts = request
+/// The judging prompts of `request` as tokens, each ending where the answer begins (after a
+/// closed, empty thinking block when the template opens one).
+fn judge_prompts(slots: &Slots, request: &JudgeRequest) -> Result<Vec<Vec<LlamaToken>>> {
+    let lm = slots.model();
+    request
         .prompts
         .iter()
         .map(|messages| {
@@ -164,81 +93,68 @@ fn first_logits(
             }
             Ok(lm.tokenize(&text))
         })
-        .collect::<Result<Vec<_>>>()?;
-    let n = prompts.len();
-    let shortest = prompts.iter().map(Vec::len).min().unwrap_or(0);
-    if shortest == 0 {
-        bail!(
-            "a judging prompt of the {} stage is empty",
-            request.stage.name()
-        );
-    }
-    // The shared prefix, leaving every prompt at least one token of its own to read logits at.
-    let prefix = (0..shortest - 1)
-        .take_while(|&i| prompts.iter().all(|p| p[i] == prompts[0][i]))
-        .count();
-    let cells = prefix + prompts.iter().map(|p| p.len() - prefix).sum::<usize>();
-    if cells as u64 + 1 > u64::from(config.n_ctx) {
-        bail!(
-            "the {} judging prompts need {cells} tokens and the context holds {}: raise n_ctx \
-             in [llama]",
-            request.stage.name(),
-            config.n_ctx
-        );
-    }
-    let mut ctx = lm.context(config, cells as u32 + 1, n as u32)?;
-    if let Some(adapter) = lora {
-        ctx.lora_adapter_set(adapter, 1.0)
-            .map_err(|e| anyhow!("cannot apply the judge LoRA adapter: {e}"))?;
-    }
-    let n_batch = config.n_batch.max(1) as usize;
-    let mut batch = LlamaBatch::new(n_batch, n as i32);
-    let all: Vec<i32> = (0..n as i32).collect();
-    for (c, chunk) in prompts[0][..prefix].chunks(n_batch).enumerate() {
-        control.checkpoint()?;
-        batch.clear();
-        for (j, &token) in chunk.iter().enumerate() {
-            batch.add(token, (c * n_batch + j) as i32, &all, false)?;
-        }
-        ctx.decode(&mut batch)
-            .map_err(|e| anyhow!("{e}"))
-            .context("llama.cpp failed on the judging prompt")?;
-    }
-    let mut waiting: Vec<(usize, i32)> = Vec::new();
-    batch.clear();
-    for (seq, prompt) in prompts.iter().enumerate() {
-        for (pos, &token) in prompt.iter().enumerate().skip(prefix) {
-            if batch.n_tokens() as usize == n_batch {
-                control.checkpoint()?;
-                flush(&mut ctx, &mut batch, &mut waiting, &mut read)?;
-            }
-            let last = pos + 1 == prompt.len();
-            batch.add(token, pos as i32, &[seq as i32], last)?;
-            if last {
-                waiting.push((seq, batch.n_tokens() - 1));
-            }
-        }
-    }
-    control.checkpoint()?;
-    flush(&mut ctx, &mut batch, &mut waiting, &mut read)
+        .collect()
 }
 
-/// Decodes the batch and reads the logits of the prompts that ended in it.
-fn flush(
-    ctx: &mut llama_cpp_2::context::LlamaContext<'_>,
-    batch: &mut LlamaBatch<'_>,
-    waiting: &mut Vec<(usize, i32)>,
-    read: &mut impl FnMut(usize, &[f32]) -> Result<()>,
-) -> Result<()> {
-    if batch.n_tokens() == 0 {
-        return Ok(());
+/// Scores every answer of `request` as P(yes) / (P(yes) + P(no)).
+pub fn judge(slots: &mut Slots, request: &JudgeRequest, control: &Control) -> Result<Vec<f64>> {
+    if request.prompts.is_empty() {
+        return Ok(Vec::new());
     }
-    ctx.decode(batch)
-        .map_err(|e| anyhow!("{e}"))
-        .context("llama.cpp failed on a judging prompt")?;
-    for (seq, at) in waiting.drain(..) {
-        read(seq, ctx.get_logits_ith(at))?;
-    }
-    batch.clear();
-    Ok(())
+    let yes_no = slots.model().yes_no.clone().ok_or_else(|| {
+        anyhow!(
+            "{} cannot judge: its vocabulary has no yes/no tokens; set judge_model in [llama]",
+            slots.model().describe()
+        )
+    })?;
+    let prompts = judge_prompts(slots, request)?;
+    let mut scores = vec![f64::NAN; prompts.len()];
+    let what = format!("{} judging", request.stage.name());
+    first_logits(slots, prompts, &what, control, |seq, logits| {
+        scores[seq] = yes_no.p_yes(logits)?;
+        Ok(())
+    })?;
+    Ok(scores)
+}
+
+/// The `top` most likely first answer tokens of each prompt of `request`, as (text, natural
+/// log-probability), most likely first.
+pub fn first_token_logprobs(
+    slots: &mut Slots,
+    request: &JudgeRequest,
+    top: usize,
+    control: &Control,
+) -> Result<Vec<Vec<(String, f64)>>> {
+    let prompts = judge_prompts(slots, request)?;
+    let mut best: Vec<Vec<(i32, f64)>> = vec![Vec::new(); prompts.len()];
+    first_logits(slots, prompts, "logprobs", control, |seq, logits| {
+        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let log_sum = f64::from(max)
+            + logits
+                .iter()
+                .map(|&l| f64::from(l - max).exp())
+                .sum::<f64>()
+                .ln();
+        let mut ids: Vec<usize> = (0..logits.len()).collect();
+        ids.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
+        best[seq] = ids
+            .into_iter()
+            .take(top.max(1))
+            .map(|id| (id as i32, f64::from(logits[id]) - log_sum))
+            .collect();
+        Ok(())
+    })?;
+    let vocab = slots.model().model.vocab();
+    let out = best
+        .into_iter()
+        .map(|ids| {
+            ids.into_iter()
+                .map(|(id, logprob)| {
+                    let piece = vocab.token_to_piece(LlamaToken(id), true, None);
+                    (String::from_utf8_lossy(&piece).into_owned(), logprob)
+                })
+                .collect()
+        })
+        .collect();
+    Ok(out)
 }

@@ -1,32 +1,38 @@
-//! The llama.cpp engine, in process through `llama-cpp-2`: one GGUF loaded once, a stage's N
-//! candidates decoded as N sequences of one batch that share the prompt's KV cache.
+//! The llama.cpp engine, in process through `llama-cpp-2`: one GGUF loaded once with one
+//! long-lived context whose sequences are slots of a prefix cache ([`slots`]), every decode going
+//! through one loop ([`scheduler`]): a stage's N candidates share their prompt's cells, and what
+//! any request decoded (the system prompt and the issue, a candidate's transcript, a judging
+//! prompt) is reused by the next request that starts with the same tokens.
 //!
 //! The file is checked in Rust ([`crate::model::gguf`]) before llama.cpp loads it, so a damaged
-//! file is an error naming it, not a crash. Each request gets a context sized to what it needs
-//! (prompt plus every candidate's budget, capped by `n_ctx`), with a unified KV cache so prompt
-//! tokens tagged with all sequence ids are stored once.
+//! file is an error naming it, not a crash; the memory planner ([`plan`]) sizes the context and
+//! picks the KV types from the header and the device's free memory before the weights load, and
+//! refuses a model that cannot fit, saying what would.
 
+pub mod background;
 pub mod bench;
+pub mod cache;
 mod candidate;
 mod config;
-mod decode;
+pub mod decode;
 pub mod doctor;
 mod grammar;
 mod judge;
-pub mod memory;
+pub mod plan;
 mod prompt;
+pub mod run;
+pub mod scheduler;
+pub mod slots;
 
-pub use config::{FlashAttention, KvType, LlamaConfig};
-pub use decode::{LoopStats, generate_with_stats};
-pub use memory::MemoryEstimate;
+pub use config::{FlashAttention, KvChoice, KvType, LlamaConfig};
+pub use run::generate_with_stats;
+pub use scheduler::{LoopStats, TokenLogprobs};
+pub use slots::{CacheStats, Slots};
 
-use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use anyhow::{Context, Result, anyhow, bail};
-use llama_cpp_2::context::LlamaContext;
-use llama_cpp_2::context::params::{KvCacheType, LlamaContextParams};
+use anyhow::{Result, anyhow, bail};
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaLoraAdapter, LlamaModel};
@@ -35,7 +41,11 @@ use super::gguf::{ModelMetadata, read_metadata};
 use super::{Engine, GenerateRequest, Generation, JudgeRequest, TokenSink};
 use crate::event::{Control, EngineInfo, EngineSource, Reasoning, ThinkMode};
 use judge::YesNo;
+use plan::{Demand, Memory, Plan, Shape};
 use prompt::PromptFormat;
+
+/// Told how far loading the weights has got, in [0, 1]; returning false stops the load.
+pub type Progress = Box<dyn FnMut(f32) -> bool + Send>;
 
 /// llama.cpp's process-wide backend, initialised once with its logging silenced (it would
 /// scribble over the terminal interface).
@@ -65,10 +75,33 @@ pub struct LoadedModel {
 impl LoadedModel {
     /// Checks and loads a GGUF; `chat_template` overrides the model's own.
     pub fn load(path: &Path, config: &LlamaConfig) -> Result<LoadedModel> {
+        LoadedModel::load_with(path, config, None)
+    }
+
+    /// [`LoadedModel::load`], telling `progress` how far it has got (which may stop it).
+    pub fn load_with(
+        path: &Path,
+        config: &LlamaConfig,
+        progress: Option<Progress>,
+    ) -> Result<LoadedModel> {
         let meta = read_metadata(path)?;
         let backend = backend()?;
-        let params = LlamaModelParams::default().with_n_gpu_layers(config.n_gpu_layers);
+        let mut params = LlamaModelParams::default().with_n_gpu_layers(config.n_gpu_layers);
+        let stopped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        if let Some(mut progress) = progress {
+            let flag = stopped.clone();
+            params = params.with_progress_callback(move |fraction| {
+                let go_on = progress(fraction);
+                if !go_on {
+                    flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+                go_on
+            });
+        }
         let model = LlamaModel::load_from_file(backend, path, &params).map_err(|e| {
+            if stopped.load(std::sync::atomic::Ordering::SeqCst) {
+                return anyhow!("loading {} was stopped", path.display());
+            }
             anyhow!(
                 "llama.cpp could not load {} ({} model, {}): {e}; the architecture may be newer \
                  than this build of ponder",
@@ -85,44 +118,6 @@ impl LoadedModel {
             model,
             format,
             yes_no,
-        })
-    }
-
-    /// A context for `cells` KV cells and `n_seq` sequences.
-    pub fn context(
-        &self,
-        config: &LlamaConfig,
-        cells: u32,
-        n_seq: u32,
-    ) -> Result<LlamaContext<'_>> {
-        let kv = match config.kv_type {
-            KvType::F32 => KvCacheType::F32,
-            KvType::F16 => KvCacheType::F16,
-            KvType::Q8_0 => KvCacheType::Q8_0,
-        };
-        // llama.h: LLAMA_FLASH_ATTN_TYPE_AUTO = -1, _DISABLED = 0, _ENABLED = 1.
-        let flash = match config.flash_attention {
-            FlashAttention::Auto => -1,
-            FlashAttention::On => 1,
-            FlashAttention::Off => 0,
-        };
-        let cells = cells.max(64).div_ceil(256) * 256;
-        let params = LlamaContextParams::default()
-            .with_n_ctx(NonZeroU32::new(cells))
-            .with_n_batch(config.n_batch)
-            .with_n_ubatch(config.n_batch)
-            .with_n_seq_max(n_seq.max(1))
-            .with_kv_unified(true)
-            .with_n_threads(config.threads())
-            .with_n_threads_batch(config.threads())
-            .with_type_k(kv)
-            .with_type_v(kv)
-            .with_flash_attention_policy(flash);
-        self.model.new_context(backend()?, params).with_context(|| {
-            format!(
-                "llama.cpp could not create a context of {cells} cells for {n_seq} sequences: \
-                 lower n_ctx, the candidates, or the budgets"
-            )
         })
     }
 
@@ -152,17 +147,38 @@ impl LoadedModel {
 
     /// One line naming the model: file, architecture, size, quantization.
     pub fn describe(&self) -> String {
-        format!(
-            "{} ({}, {} params, {})",
-            self.path.file_name().map_or_else(
-                || self.path.display().to_string(),
-                |n| n.to_string_lossy().into()
-            ),
-            self.meta.architecture,
-            self.meta.parameters_human(),
-            self.meta.quantization
-        )
+        describe(&self.path, &self.meta)
     }
+}
+
+/// One line naming a model file: file, architecture, size, quantization.
+pub fn describe(path: &Path, meta: &ModelMetadata) -> String {
+    format!(
+        "{} ({}, {} params, {})",
+        path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into()
+        ),
+        meta.architecture,
+        meta.parameters_human(),
+        meta.quantization
+    )
+}
+
+/// Where a configured engine's answers come from, for the journal header and `ponder resume`.
+fn source(config: &LlamaConfig) -> Option<EngineSource> {
+    let path = config.model_path().ok()?;
+    let show = |p: &std::path::PathBuf| {
+        std::path::absolute(p)
+            .unwrap_or_else(|_| p.clone())
+            .display()
+            .to_string()
+    };
+    Some(EngineSource::Model {
+        path: show(&path),
+        judge_model: config.judge_model.as_ref().map(show),
+        judge_lora: config.judge_lora.as_ref().map(show),
+    })
 }
 
 /// Who judges candidates.
@@ -171,25 +187,93 @@ enum Judge {
     Same,
     /// The generating model with a LoRA adapter applied while judging.
     Lora(LlamaLoraAdapter),
-    /// A second model.
-    Other(Box<LoadedModel>),
+    /// A second model, with its own context.
+    Other(Box<Slots>),
 }
+
+/// The cache tag of cells computed with the judge's LoRA adapter.
+const LORA_TAG: u32 = 1;
 
 /// The llama.cpp engine.
 pub struct LlamaEngine {
     config: LlamaConfig,
-    model: LoadedModel,
+    slots: Slots,
     judge: Judge,
+}
+
+/// What to load and how it went so far.
+#[derive(Default)]
+pub struct LoadOptions {
+    /// The most demanding stage, to plan the context for (none: plan for `n_ctx`).
+    pub demand: Option<Demand>,
+    /// Told how far the weights have loaded; may stop the load.
+    pub progress: Option<Progress>,
+    /// Plans for this much device memory instead of what llama.cpp reports.
+    pub vram: Option<u64>,
+}
+
+/// The plan for the model at `path` under `config`, from its header alone (no weights are
+/// loaded): fails, saying what would fit, when it cannot fit.
+pub fn plan_for(
+    path: &Path,
+    config: &LlamaConfig,
+    demand: Option<Demand>,
+    vram: Option<u64>,
+) -> Result<(Plan, Memory, ModelMetadata)> {
+    let meta = read_metadata(path)?;
+    backend()?;
+    let layers = meta.layers.unwrap_or(0);
+    let memory = match vram {
+        Some(bytes) => Memory::given(bytes, config, layers),
+        None => Memory::of_device(config, layers),
+    };
+    let plan = match Shape::of(&meta) {
+        Some(shape) => plan::plan(&shape, &memory, config, demand).map_err(|err| {
+            anyhow!(
+                "{} cannot be loaded as configured: {err:#}",
+                path.file_name().map_or_else(
+                    || path.display().to_string(),
+                    |n| n.to_string_lossy().into()
+                )
+            )
+        })?,
+        // Without the shape nothing can be worked out: the configured context, f16.
+        None => Plan {
+            k: config.kv_k().fixed().unwrap_or(KvType::F16),
+            v: config.kv_v().fixed().unwrap_or(KvType::F16),
+            cells: config.n_ctx,
+            kv_bytes_per_token: 0,
+            kv_bytes: 0,
+            weights_on_device: meta.file_bytes,
+            room: None,
+            demand,
+            parallel: demand.map_or(1, |d| d.candidates),
+            waves: 1,
+            warning: None,
+        },
+    };
+    Ok((plan, memory, meta))
 }
 
 impl LlamaEngine {
     /// Loads the configured model (and judge, if one is configured).
     pub fn load(config: LlamaConfig) -> Result<LlamaEngine> {
+        LlamaEngine::load_with(config, LoadOptions::default())
+    }
+
+    /// Plans the context, then loads the model (and judge): a model that cannot fit is refused
+    /// before its weights are read.
+    pub fn load_with(config: LlamaConfig, options: LoadOptions) -> Result<LlamaEngine> {
         let path = config.model_path()?;
-        let mut model = LoadedModel::load(&path, &config)?;
+        let (plan, _, _) = plan_for(&path, &config, options.demand, options.vram)?;
+        let mut model = LoadedModel::load_with(&path, &config, options.progress)?;
         let judge = match (&config.judge_model, &config.judge_lora) {
             (Some(_), Some(_)) => bail!("set judge_model or judge_lora in [llama], not both"),
-            (Some(judge), None) => Judge::Other(Box::new(LoadedModel::load(judge, &config)?)),
+            (Some(judge), None) => {
+                let (judge_plan, _, _) = plan_for(judge, &config, None, options.vram)?;
+                let loaded = LoadedModel::load(judge, &config)?;
+                Judge::Other(Box::new(Slots::new(loaded, &config, judge_plan)?))
+            }
             (None, Some(lora)) => {
                 if !lora.is_file() {
                     bail!("the judge LoRA adapter {} does not exist", lora.display());
@@ -204,19 +288,25 @@ impl LlamaEngine {
             }
             (None, None) => Judge::Same,
         };
+        let slots = Slots::new(model, &config, plan)?;
         Ok(LlamaEngine {
             config,
-            model,
+            slots,
             judge,
         })
     }
 
     pub fn model(&self) -> &LoadedModel {
-        &self.model
+        self.slots.model()
     }
 
     pub fn config(&self) -> &LlamaConfig {
         &self.config
+    }
+
+    /// The model's context, slots and prefix cache.
+    pub fn slots(&mut self) -> &mut Slots {
+        &mut self.slots
     }
 
     /// The `top` most likely first answer tokens of each judging prompt with their natural
@@ -228,20 +318,11 @@ impl LlamaEngine {
         control: &Control,
     ) -> Result<Vec<Vec<(String, f64)>>> {
         match &mut self.judge {
-            Judge::Same => {
-                judge::first_token_logprobs(&self.model, &self.config, None, request, top, control)
-            }
-            Judge::Lora(adapter) => judge::first_token_logprobs(
-                &self.model,
-                &self.config,
-                Some(adapter),
-                request,
-                top,
-                control,
-            ),
-            Judge::Other(model) => {
-                judge::first_token_logprobs(model, &self.config, None, request, top, control)
-            }
+            Judge::Same => judge::first_token_logprobs(&mut self.slots, request, top, control),
+            Judge::Lora(adapter) => self.slots.with_adapter(adapter, LORA_TAG, |slots| {
+                judge::first_token_logprobs(slots, request, top, control)
+            }),
+            Judge::Other(slots) => judge::first_token_logprobs(slots, request, top, control),
         }
     }
 }
@@ -271,31 +352,20 @@ impl Engine for LlamaEngine {
     fn info(&self) -> EngineInfo {
         EngineInfo {
             kind: "llama".to_string(),
-            description: self.model.describe(),
+            description: self.model().describe(),
             scripted: false,
-            context: Some(self.config.n_ctx),
+            context: Some(self.slots.cells()),
             device: Some(device(&self.config)),
         }
     }
 
     fn prompt_tokens(&self, messages: &[super::Message]) -> Option<u32> {
-        let text = self.model.render(messages).ok()?;
-        Some(self.model.tokenize(&text).len() as u32)
+        let text = self.model().render(messages).ok()?;
+        Some(self.model().tokenize(&text).len() as u32)
     }
 
     fn source(&self) -> Option<EngineSource> {
-        let path = self.config.model_path().ok()?;
-        let show = |p: &std::path::PathBuf| {
-            std::path::absolute(p)
-                .unwrap_or_else(|_| p.clone())
-                .display()
-                .to_string()
-        };
-        Some(EngineSource::Model {
-            path: show(&path),
-            judge_model: self.config.judge_model.as_ref().map(show),
-            judge_lora: self.config.judge_lora.as_ref().map(show),
-        })
+        source(&self.config)
     }
 
     fn generate(
@@ -304,20 +374,29 @@ impl Engine for LlamaEngine {
         sink: &mut dyn TokenSink,
         control: &Control,
     ) -> Result<Vec<Generation>> {
-        generate_with_stats(&self.model, &self.config, request, sink, control).map(|(g, _)| g)
+        generate_with_stats(&mut self.slots, request, sink, control).map(|(g, _)| g)
+    }
+
+    fn parallel(&self, request: &GenerateRequest) -> u32 {
+        let prompt = self.prompt_tokens(&request.messages).unwrap_or(0);
+        let per = plan::per_candidate(request.think_budget, request.answer_budget);
+        let room = u64::from(self.slots.cells()).saturating_sub(u64::from(prompt));
+        let fit = (room / per.max(1)).max(1);
+        let slots = u64::from(self.config.n_seq.saturating_sub(1)).max(1);
+        fit.min(slots).min(u64::from(request.n.max(1))) as u32
     }
 
     fn reasoning(&self, mode: ThinkMode) -> Reasoning {
-        self.model.reasoning(mode)
+        self.model().reasoning(mode)
     }
 
     fn judge(&mut self, request: &JudgeRequest, control: &Control) -> Result<Vec<f64>> {
         match &mut self.judge {
-            Judge::Same => judge::judge(&self.model, &self.config, None, request, control),
-            Judge::Lora(adapter) => {
-                judge::judge(&self.model, &self.config, Some(adapter), request, control)
-            }
-            Judge::Other(model) => judge::judge(model, &self.config, None, request, control),
+            Judge::Same => judge::judge(&mut self.slots, request, control),
+            Judge::Lora(adapter) => self.slots.with_adapter(adapter, LORA_TAG, |slots| {
+                judge::judge(slots, request, control)
+            }),
+            Judge::Other(slots) => judge::judge(slots, request, control),
         }
     }
 }

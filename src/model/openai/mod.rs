@@ -122,6 +122,8 @@ struct Shared {
     /// The request's grammar, to check answers against (when ponder can read it).
     grammar: Option<Grammar>,
     permits: Semaphore,
+    /// The prompt's usage, as the server first reported it.
+    usage: std::sync::Mutex<Option<super::PromptUsage>>,
 }
 
 /// What became of one group of candidates (one request, with its retry).
@@ -171,6 +173,7 @@ impl Engine for OpenAiEngine {
                 .as_deref()
                 .and_then(|g| Grammar::parse(g).ok()),
             permits: Semaphore::new(self.config.max_concurrent as usize),
+            usage: std::sync::Mutex::new(None),
         });
         let together = self.config.n == NMode::Auto && self.n_works && request.n > 1;
         let groups: Vec<Vec<Beam>> = if together {
@@ -278,6 +281,14 @@ async fn run_groups(
     let mut tick = tokio::time::interval(CONTROL_TICK);
     let mut all = GroupResult::default();
     let mut n_ignored = false;
+    let mut reported = false;
+    // The server's report of the prompt goes to the sink before the first token, when it came.
+    let report = |sink: &mut dyn TokenSink, reported: &mut bool| {
+        if !*reported && let Some(usage) = shared.usage.lock().ok().and_then(|u| *u) {
+            *reported = true;
+            sink.prompt(usage);
+        }
+    };
     loop {
         if let Err(aborted) = control.checkpoint() {
             // Dropping the tasks drops their connections: the server stops at once.
@@ -285,7 +296,10 @@ async fn run_groups(
             return Err(aborted.into());
         }
         tokio::select! {
-            Some((beam, channel, text)) = rx.recv() => sink.token(beam, channel, &text),
+            Some((beam, channel, text)) = rx.recv() => {
+                report(sink, &mut reported);
+                sink.token(beam, channel, &text);
+            }
             joined = tasks.join_next(), if !tasks.is_empty() => {
                 let result = joined
                     .context("no task")?
@@ -300,6 +314,7 @@ async fn run_groups(
             _ = tick.tick() => {}
         }
         if tasks.is_empty() {
+            report(sink, &mut reported);
             while let Ok((beam, channel, text)) = rx.try_recv() {
                 sink.token(beam, channel, &text);
             }
@@ -350,7 +365,15 @@ async fn run_group(
         let failure = match shared.http.post("chat/completions", &body).await {
             Err(err) => err,
             Ok(response) => {
-                match stream::read(response, &mut pending, &pieces, shared.http.timeout).await {
+                match stream::read(
+                    response,
+                    &mut pending,
+                    &pieces,
+                    shared.http.timeout,
+                    &shared.usage,
+                )
+                .await
+                {
                     StreamEnd::Done { served } => {
                         let mut refused = Vec::new();
                         for (candidate, served) in pending.iter_mut().zip(served) {

@@ -46,7 +46,12 @@ pub fn generation(
     body.insert("model".into(), json!(model));
     body.insert("messages".into(), messages(&request.messages));
     body.insert("stream".into(), json!(true));
-    body.insert("stream_options".into(), json!({ "include_usage": true }));
+    // `continuous_usage_stats` (vLLM's; `ponder serve` honours it): usage as soon as the prompt
+    // is read, so the prompt's cached tokens are known before its first token.
+    body.insert(
+        "stream_options".into(),
+        json!({ "include_usage": true, "continuous_usage_stats": true }),
+    );
     body.insert(
         "max_tokens".into(),
         json!(request.think_budget.saturating_add(request.answer_budget)),

@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use super::candidate::{CandidateText, Piece};
 use super::sse::SseDecoder;
 use super::wire::{Chunk, error_message};
+use crate::model::PromptUsage;
 
 /// How a stream ended.
 #[derive(Debug)]
@@ -35,6 +36,7 @@ pub async fn read(
     candidates: &mut [&mut CandidateText],
     pieces: &mpsc::Sender<Piece>,
     timeout: Duration,
+    usage: &std::sync::Mutex<Option<PromptUsage>>,
 ) -> StreamEnd {
     let mut body = response.bytes_stream();
     let mut decoder = SseDecoder::new();
@@ -90,7 +92,21 @@ pub async fn read(
                     error_message(&serde_json::json!({ "error": error }).to_string())
                 ));
             }
-            // Usage chunks (`choices: []`) carry nothing ponder needs: it counts deltas.
+            // Ponder counts tokens itself; of usage it keeps the prompt's size and what the
+            // server's cache held of it, the first time a chunk says.
+            if let Some(reported) = &chunk.usage
+                && let Ok(mut slot) = usage.lock()
+                && slot.is_none()
+                && reported.prompt_tokens > 0
+            {
+                *slot = Some(PromptUsage {
+                    tokens: u32::try_from(reported.prompt_tokens).ok(),
+                    cached_tokens: reported
+                        .prompt_tokens_details
+                        .as_ref()
+                        .and_then(|d| u32::try_from(d.cached_tokens).ok()),
+                });
+            }
             for choice in chunk.choices {
                 let index = choice.index as usize;
                 let Some(candidate) = candidates.get_mut(index) else {

@@ -71,6 +71,16 @@ pub struct Usage {
     pub completion_tokens: u64,
     #[serde(default)]
     pub total_tokens: u64,
+    /// What the server's prompt cache held of the prompt (OpenAI, vLLM, `ponder serve`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens_details: Option<PromptTokensDetails>,
+}
+
+/// `usage.prompt_tokens_details`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PromptTokensDetails {
+    #[serde(default)]
+    pub cached_tokens: u64,
 }
 
 /// A whole (not streamed) completion.
@@ -260,6 +270,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(usage.usage.unwrap().completion_tokens, 7);
+        let cached: Chunk = serde_json::from_str(
+            r#"{"choices":[],"usage":{"prompt_tokens":5,"prompt_tokens_details":{"cached_tokens":4}}}"#,
+        )
+        .unwrap();
+        let details = cached.usage.unwrap().prompt_tokens_details.unwrap();
+        assert_eq!(details.cached_tokens, 4);
         let newer: Delta = serde_json::from_str(r#"{"reasoning":"x","content":""}"#).unwrap();
         assert_eq!(newer.thinking(), Some("x"));
     }

@@ -44,7 +44,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             theme.style(score_role(orm)),
         ));
     }
-    if candidate.forced_answer {
+    if candidate.truncated().is_some() {
+        title.push(Span::styled(
+            "· truncated: the context filled ",
+            theme.style("fail"),
+        ));
+    } else if candidate.forced_answer {
         title.push(Span::styled(
             "· thinking cut at its budget ",
             theme.style("muted"),

@@ -87,7 +87,8 @@ pub(super) fn render_timeline(frame: &mut Frame, area: Rect, app: &App, theme: &
         Some(Outcome::Stopped { after }) => (format!("stopped after {}", after.name()), "muted"),
     };
     let verdict = Span::styled(format!(" {verdict} "), theme.style(role));
-    let mut right = indexing(app, theme);
+    let mut right = loading_bar(app, theme);
+    right.extend(indexing(app, theme));
     right.extend(context_meter(app, theme, area.width));
     right.push(verdict);
     render_left_right(frame, area, Line::from(spans), Line::from(right));
@@ -100,6 +101,24 @@ fn kilo(tokens: u32) -> String {
         1_000..10_000 => format!("{:.1}k", f64::from(tokens) / 1000.0),
         _ => format!("{}k", tokens / 1000),
     }
+}
+
+/// The model's weights loading in the background: a bar and the share loaded.
+fn loading_bar(app: &App, theme: &Theme) -> Vec<Span<'static>> {
+    let Some(fraction) = app.view.loading else {
+        return Vec::new();
+    };
+    const CELLS: usize = 10;
+    let full = ((fraction.clamp(0.0, 1.0) * CELLS as f32).round() as usize).min(CELLS);
+    vec![
+        Span::styled(" loading model ", theme.style("muted")),
+        Span::styled("▰".repeat(full), theme.style("meter")),
+        Span::styled("▱".repeat(CELLS - full), theme.style("muted")),
+        Span::styled(
+            format!(" {:>3.0}% ", fraction * 100.0),
+            theme.style("muted"),
+        ),
+    ]
 }
 
 /// While the repository is being indexed: files done of all, and how many came from the cache.
@@ -116,7 +135,8 @@ fn indexing(app: &App, theme: &Theme) -> Vec<Span<'static>> {
 }
 
 /// The shown stage's context use: its largest request's shared prompt plus its candidates'
-/// tokens, against the engine's context when the engine says how large it is.
+/// tokens, against the engine's context when the engine says how large it is; then the share of
+/// the stage's prompt tokens that came from the engine's cache, when it reported any.
 fn context_meter(app: &App, theme: &Theme, width: u16) -> Vec<Span<'static>> {
     let Some(used) = app.state.stage(app.shown_stage()).context_used() else {
         return Vec::new();
@@ -143,6 +163,14 @@ fn context_meter(app: &App, theme: &Theme, width: u16) -> Vec<Span<'static>> {
             format!("{} tok ", kilo(used)),
             theme.style("muted"),
         )),
+    }
+    // How much of the stage's prompts the engine's cache held (not decoded again).
+    let (prompt, cached) = app.state.stage(app.shown_stage()).prompt_tokens();
+    if cached > 0 && prompt > 0 && width >= 80 {
+        spans.push(Span::styled(
+            format!("· {}% cached ", cached * 100 / prompt),
+            theme.style("muted"),
+        ));
     }
     spans
 }
