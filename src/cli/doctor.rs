@@ -28,13 +28,36 @@ pub struct DoctorArgs {
     prompt: u64,
 }
 
+/// What confines model-written code on this machine (Landlock or bubblewrap), or why nothing
+/// does and what ponder then refuses.
+fn sandbox_line(out: &mut impl std::io::Write) -> Result<()> {
+    let text = match crate::sandbox::Backend::from_env() {
+        Err(err) => format!("{err:#}"),
+        Ok(backend) => {
+            let isolation = crate::sandbox::Isolation::detect_with(backend);
+            let mut text = isolation.describe();
+            if !isolation.is_contained() {
+                text.push_str(
+                    " (model code runs only with --allow-unsandboxed; scripts/setup.sh installs \
+                     bubblewrap)",
+                );
+            }
+            text
+        }
+    };
+    writeln!(out, "sandbox: {text}")?;
+    Ok(())
+}
+
 pub fn doctor(args: DoctorArgs) -> Result<ExitCode> {
     if let Some(url) = args.server {
         let mut openai = OpenAiConfig::load()?;
         if !url.is_empty() {
             openai.base_url = Some(url);
         }
-        let ok = crate::model::openai::doctor::report(&openai, &mut std::io::stdout().lock())?;
+        let mut out = std::io::stdout().lock();
+        let ok = crate::model::openai::doctor::report(&openai, &mut out)?;
+        sandbox_line(&mut out)?;
         return Ok(if ok {
             ExitCode::SUCCESS
         } else {
@@ -46,12 +69,9 @@ pub fn doctor(args: DoctorArgs) -> Result<ExitCode> {
     if let Some(model) = args.model {
         llama.model = Some(model);
     }
-    let ok = report(
-        &llama,
-        &settings,
-        args.prompt,
-        &mut std::io::stdout().lock(),
-    )?;
+    let mut out = std::io::stdout().lock();
+    let ok = report(&llama, &settings, args.prompt, &mut out)?;
+    sandbox_line(&mut out)?;
     Ok(if ok {
         ExitCode::SUCCESS
     } else {
