@@ -13,6 +13,7 @@ needs=(
   "cmake:cmake"   # builds llama.cpp (llama-cpp-sys-2)
   "clang:clang"   # bindgen for llama.cpp's headers
   "tmux:tmux"     # the interface's end-to-end test (skipped without it)
+  "bwrap:bubblewrap" # the sandbox where Landlock is missing or older than v3 (and its tests)
 )
 
 missing=()

@@ -34,6 +34,27 @@ fn parse_vram(text: &str) -> Result<u64, String> {
     crate::model::llama::plan::parse_bytes(text).map_err(|e| format!("{e:#}"))
 }
 
+/// What confines model-written code on this machine (Landlock or bubblewrap), or why nothing
+/// does and what ponder then refuses.
+fn sandbox_line(out: &mut impl std::io::Write) -> Result<()> {
+    let text = match crate::sandbox::Backend::from_env() {
+        Err(err) => format!("{err:#}"),
+        Ok(backend) => {
+            let isolation = crate::sandbox::Isolation::detect_with(backend);
+            let mut text = isolation.describe();
+            if !isolation.is_contained() {
+                text.push_str(
+                    " (model code runs only with --allow-unsandboxed; scripts/setup.sh installs \
+                     bubblewrap)",
+                );
+            }
+            text
+        }
+    };
+    writeln!(out, "sandbox: {text}")?;
+    Ok(())
+}
+
 pub fn doctor(args: DoctorArgs) -> Result<ExitCode> {
     let config = Config::load()?;
     if let Some(url) = args.server {
@@ -41,7 +62,9 @@ pub fn doctor(args: DoctorArgs) -> Result<ExitCode> {
         if !url.is_empty() {
             openai.base_url = Some(url);
         }
-        let ok = crate::model::openai::doctor::report(&openai, &mut std::io::stdout().lock())?;
+        let mut out = std::io::stdout().lock();
+        let ok = crate::model::openai::doctor::report(&openai, &mut out)?;
+        sandbox_line(&mut out)?;
         return Ok(if ok {
             ExitCode::SUCCESS
         } else {
@@ -53,13 +76,9 @@ pub fn doctor(args: DoctorArgs) -> Result<ExitCode> {
     if let Some(model) = args.model {
         llama.model = Some(model);
     }
-    let ok = report(
-        &llama,
-        &settings,
-        args.prompt,
-        args.vram,
-        &mut std::io::stdout().lock(),
-    )?;
+    let mut out = std::io::stdout().lock();
+    let ok = report(&llama, &settings, args.prompt, args.vram, &mut out)?;
+    sandbox_line(&mut out)?;
     Ok(if ok {
         ExitCode::SUCCESS
     } else {

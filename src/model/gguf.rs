@@ -3,8 +3,10 @@
 //! llama.cpp aborts or prints little on a damaged file; this reader turns a missing, truncated or
 //! non-GGUF file into an error that names the file and what is wrong. It reads only the header
 //! (keys, values, tensor descriptions), never tensor data, and checks the file is long enough to
-//! hold every tensor it describes. Invariant: no input makes it panic or allocate more than the
-//! file's length.
+//! hold every tensor it describes. Invariant: no input makes it panic, loop long or allocate much
+//! more than the header's length: the header is read up to [`MAX_HEADER_BYTES`], keys, strings
+//! and arrays are bounded ([`MAX_KEY_BYTES`], [`MAX_STRING_BYTES`], [`MAX_ARRAY_ITEMS`]), every
+//! count is checked against the bytes left before it is looped over, and arrays do not nest.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,6 +15,15 @@ use anyhow::{Context, Result, bail};
 
 const MAGIC: &[u8; 4] = b"GGUF";
 const DEFAULT_ALIGNMENT: u64 = 32;
+
+/// The most header bytes read: real headers (262k-token vocabularies, merges) are tens of MB.
+pub const MAX_HEADER_BYTES: u64 = 256 << 20;
+/// The longest metadata key (the GGUF specification's limit).
+pub const MAX_KEY_BYTES: u64 = (1 << 16) - 1;
+/// The longest string value (chat templates are tens of KB).
+pub const MAX_STRING_BYTES: u64 = 16 << 20;
+/// The most items in one metadata array (vocabularies are a few hundred thousand).
+pub const MAX_ARRAY_ITEMS: u64 = 1 << 24;
 
 /// One metadata value. Arrays keep only their length and, for strings, their items (the
 /// vocabulary is large and only counted).
@@ -130,7 +141,17 @@ pub fn read_metadata(path: &Path) -> Result<ModelMetadata> {
             .with_context(unreadable)?;
         match parse_header(&prefix) {
             Ok(header) => break header,
-            Err(_) if limit < file_bytes => limit = limit.saturating_mul(4),
+            Err(_) if limit < file_bytes && limit < MAX_HEADER_BYTES => {
+                limit = limit.saturating_mul(4).min(MAX_HEADER_BYTES)
+            }
+            Err(err) if limit >= MAX_HEADER_BYTES && limit < file_bytes => {
+                return Err(err)
+                    .context(format!(
+                        "its header is not complete within {} MB, more than any real model's",
+                        MAX_HEADER_BYTES >> 20
+                    ))
+                    .with_context(bad);
+            }
             Err(err) => return Err(err).with_context(bad),
         }
         std::io::Seek::rewind(&mut &file).with_context(unreadable)?;
@@ -205,16 +226,19 @@ pub fn parse_header(bytes: &[u8]) -> Result<GgufHeader> {
     }
     let n_tensors = r.u64()?;
     let n_kv = r.u64()?;
+    // A key-value pair takes at least 13 bytes, a tensor description 24.
+    r.expect_items(n_kv, 13, "metadata keys")?;
     let mut metadata = BTreeMap::new();
     for _ in 0..n_kv {
-        let key = r.string()?;
+        let key = r.bounded_string(MAX_KEY_BYTES, &|| "a metadata key".into())?;
         let kind = r.u32()?;
         let value = r.value(kind, &key)?;
         metadata.insert(key, value);
     }
+    r.expect_items(n_tensors, 24, "tensors")?;
     let mut tensors = Vec::new();
     for _ in 0..n_tensors {
-        let name = r.string()?;
+        let name = r.bounded_string(MAX_KEY_BYTES, &|| "a tensor name".into())?;
         let n_dims = r.u32()?;
         if n_dims > 4 {
             bail!("tensor {name} has {n_dims} dimensions (at most 4)");
@@ -278,13 +302,40 @@ impl Reader<'_> {
         Ok(u64::from_le_bytes(self.array()?))
     }
 
-    fn string(&mut self) -> Result<String> {
+    fn left(&self) -> u64 {
+        (self.bytes.len() - self.at) as u64
+    }
+
+    /// Fails early when `count` items of at least `min_bytes` each cannot fit in what is left.
+    fn expect_items(&self, count: u64, min_bytes: u64, what: &str) -> Result<()> {
+        if count > self.left() / min_bytes.max(1) {
+            bail!(
+                "the file is truncated or damaged: it announces {count} {what}, more than its \
+                 header of {} bytes can hold",
+                self.bytes.len()
+            );
+        }
+        Ok(())
+    }
+
+    /// A string of at most `max` bytes; `what` names it in the error.
+    fn bounded_string(&mut self, max: u64, what: &dyn Fn() -> String) -> Result<String> {
         let len = self.u64()?;
+        if len > max {
+            bail!(
+                "{} is {len} bytes long, more than the {max} ponder reads",
+                what()
+            );
+        }
         let raw = self.take(len)?;
         Ok(String::from_utf8_lossy(raw).into_owned())
     }
 
     fn value(&mut self, kind: u32, key: &str) -> Result<Value> {
+        self.value_at(kind, key, false)
+    }
+
+    fn value_at(&mut self, kind: u32, key: &str, in_array: bool) -> Result<Value> {
         Ok(match kind {
             0 => Value::Uint(u64::from(self.array::<1>()?[0])),
             1 => Value::Int(i64::from(self.array::<1>()?[0] as i8)),
@@ -294,13 +345,25 @@ impl Reader<'_> {
             5 => Value::Int(i64::from(i32::from_le_bytes(self.array()?))),
             6 => Value::Float(f64::from(f32::from_le_bytes(self.array()?))),
             7 => Value::Bool(self.array::<1>()?[0] != 0),
-            8 => Value::Str(self.string()?),
+            8 => Value::Str(
+                self.bounded_string(MAX_STRING_BYTES, &|| format!("the value of {key}"))?,
+            ),
+            9 if in_array => {
+                bail!("metadata key {key} holds nested arrays, which ponder does not read")
+            }
             9 => {
                 let item = self.u32()?;
                 let len = self.u64()?;
+                if len > MAX_ARRAY_ITEMS {
+                    bail!(
+                        "metadata key {key} is an array of {len} items, more than the \
+                         {MAX_ARRAY_ITEMS} ponder reads"
+                    );
+                }
+                self.expect_items(len, item_min_bytes(item), &format!("items in {key}"))?;
                 let mut strings = Vec::new();
                 for _ in 0..len {
-                    match self.value(item, key)? {
+                    match self.value_at(item, key, true)? {
                         Value::Str(s) if key == "tokenizer.ggml.tokens" => strings.push(s),
                         _ => {}
                     }
@@ -312,6 +375,16 @@ impl Reader<'_> {
             12 => Value::Float(f64::from_le_bytes(self.array()?)),
             other => bail!("metadata key {key} has an unknown value type {other}"),
         })
+    }
+}
+
+/// The fewest bytes one array item of type `kind` takes (a string: its 8-byte length).
+fn item_min_bytes(kind: u32) -> u64 {
+    match kind {
+        0 | 1 | 7 => 1,
+        2 | 3 => 2,
+        4..=6 => 4,
+        _ => 8,
     }
 }
 
@@ -446,6 +519,65 @@ mod tests {
         assert!(err.to_string().contains("truncated"), "{err}");
         let err = parse_header(&bytes[..30]).unwrap_err();
         assert!(err.to_string().contains("truncated"), "{err}");
+    }
+
+    /// A header with no tensors and one key of type `kind` whose value bytes are `value`.
+    fn one_key(kind: u32, value: &[u8]) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(MAGIC);
+        b.extend_from_slice(&3u32.to_le_bytes());
+        b.extend_from_slice(&0u64.to_le_bytes());
+        b.extend_from_slice(&1u64.to_le_bytes());
+        let key = b"k";
+        b.extend_from_slice(&(key.len() as u64).to_le_bytes());
+        b.extend_from_slice(key);
+        b.extend_from_slice(&kind.to_le_bytes());
+        b.extend_from_slice(value);
+        b
+    }
+
+    #[test]
+    fn bounds_are_clear_errors() {
+        let mut huge_string = u64::MAX.to_le_bytes().to_vec();
+        huge_string.extend_from_slice(b"abc");
+        let err = parse_header(&one_key(8, &huge_string)).unwrap_err();
+        assert!(err.to_string().contains("more than the"), "{err}");
+
+        let mut huge_array = 0u32.to_le_bytes().to_vec();
+        huge_array.extend_from_slice(&(1u64 << 40).to_le_bytes());
+        let err = parse_header(&one_key(9, &huge_array)).unwrap_err();
+        assert!(err.to_string().contains("array of"), "{err}");
+
+        // An array that announces more items than the bytes that follow: refused before looping.
+        let mut long_array = 4u32.to_le_bytes().to_vec();
+        long_array.extend_from_slice(&(1u64 << 20).to_le_bytes());
+        let err = parse_header(&one_key(9, &long_array)).unwrap_err();
+        assert!(err.to_string().contains("items in k"), "{err}");
+
+        let mut nested = 9u32.to_le_bytes().to_vec();
+        nested.extend_from_slice(&1u64.to_le_bytes());
+        nested.extend_from_slice(&9u32.to_le_bytes());
+        nested.extend_from_slice(&0u64.to_le_bytes());
+        let err = parse_header(&one_key(9, &nested)).unwrap_err();
+        assert!(err.to_string().contains("nested arrays"), "{err}");
+
+        let mut many_keys = MAGIC.to_vec();
+        many_keys.extend_from_slice(&3u32.to_le_bytes());
+        many_keys.extend_from_slice(&0u64.to_le_bytes());
+        many_keys.extend_from_slice(&u64::MAX.to_le_bytes());
+        let err = parse_header(&many_keys).unwrap_err();
+        assert!(err.to_string().contains("metadata keys"), "{err}");
+    }
+
+    /// Arrays of arrays nested deeper than the stack allowed used to overflow it.
+    #[test]
+    fn deeply_nested_arrays_do_not_overflow_the_stack() {
+        let mut value = Vec::new();
+        for _ in 0..200_000 {
+            value.extend_from_slice(&9u32.to_le_bytes());
+            value.extend_from_slice(&1u64.to_le_bytes());
+        }
+        assert!(parse_header(&one_key(9, &value)).is_err());
     }
 
     proptest! {

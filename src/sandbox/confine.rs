@@ -1,15 +1,17 @@
 //! Entering the sandbox in the child, between `fork` and `exec`.
 //!
 //! Everything here runs in a forked copy of a multi-threaded process, so it may only make system
-//! calls: no allocation, no locks. All text it writes is prepared by [`Confinement::prepare`] in
-//! the parent.
+//! calls: no allocation, no locks. All text it writes, the Landlock ruleset and bubblewrap's
+//! command line are prepared by [`Confinement::prepare`] in the parent.
 //!
 //! The order matters: new namespaces first (a user namespace when available, so that even root
 //! loses its host capabilities and the process limit is counted per sandbox), then the uid/gid
-//! maps (files under `/proc`, so before Landlock), the loopback interface, resource limits,
-//! Landlock, and last the pid namespace's init. With a pid namespace the chain is
-//! `ponder → waiter → init (pid 1) → command`: when the command exits, init exits and the kernel
-//! kills every process left in the namespace, daemons included.
+//! maps (files under `/proc`), the loopback interface, resource limits, the pid namespace's init,
+//! a fresh `/proc` that shows only the sandbox's processes, and last Landlock (which forbids
+//! mounting). With a pid namespace the chain is `ponder → waiter → init (pid 1) → command`: when
+//! the command exits, init exits and the kernel kills every process left in the namespace,
+//! daemons included. Under bubblewrap the child only makes the user namespace, sets the limits
+//! and executes `bwrap`, which does the rest.
 //!
 //! Other platforms have no confinement: [`Confinement::prepare`] fails there, so model code never
 //! runs believed-contained (and [`super::Isolation::detect`] reports none).
@@ -33,12 +35,16 @@ pub struct Confinement {
 
 #[cfg(target_os = "linux")]
 mod linux {
+    use std::ffi::OsString;
     use std::io;
+    use std::path::Path;
 
-    use anyhow::Result;
+    use anyhow::{Context, Result};
 
     use super::Confinement;
-    use crate::sandbox::landlock::Ruleset;
+    use crate::sandbox::access::Access;
+    use crate::sandbox::bwrap;
+    use crate::sandbox::landlock::{FS_READ, Ruleset};
 
     const SIOCGIFFLAGS: libc::c_ulong = 0x8913;
     const SIOCSIFFLAGS: libc::c_ulong = 0x8914;
@@ -51,39 +57,42 @@ mod linux {
         _pad: [u8; 22],
     }
 
-    /// A confinement ready to be entered in a child: namespaces flags, map texts, ruleset.
+    /// A confinement ready to be entered in a child: namespaces flags, map texts, ruleset, or
+    /// bubblewrap's command line.
     #[derive(Debug)]
     pub struct Prepared {
         unshare_flags: libc::c_int,
         maps: Option<[(&'static std::ffi::CStr, Vec<u8>); 3]>,
         loopback: bool,
-        /// A mount namespace with a fresh tmpfs on `/dev/shm` (Python's multiprocessing needs a
-        /// writable one; the host's is shared with every process).
-        private_shm: bool,
+        /// A mount namespace, made private, with a fresh tmpfs on `/dev/shm` (Python's
+        /// multiprocessing needs a writable one; the host's is shared with every process) and,
+        /// with a pid namespace, a fresh `/proc`.
+        private_mounts: bool,
         pid_ns: bool,
         ruleset: Option<Ruleset>,
         max_processes: u64,
         max_file_bytes: u64,
+        /// The command line to execute instead of the command: bubblewrap's.
+        wrapper: Option<Vec<OsString>>,
     }
 
     impl Confinement {
-        /// Does the allocating part in the parent: the uid/gid map texts and the Landlock ruleset.
-        pub fn prepare(&self) -> Result<Prepared> {
+        /// Does the allocating part in the parent: what the run may read, the uid/gid map texts
+        /// and the Landlock ruleset or bubblewrap's command line. `env` is the run's
+        /// environment, `argv` its command, `cwd` where it starts.
+        pub fn prepare(
+            &self,
+            env: &[(OsString, OsString)],
+            argv: &[String],
+            cwd: &Path,
+        ) -> Result<Prepared> {
             let iso = &self.isolation;
+            let program = argv.first().map(String::as_str).unwrap_or("");
+            let access = (iso.landlock_abi.is_some() || iso.bubblewrap)
+                .then(|| Access::for_run(&self.writable, env, program));
             let mut flags = 0;
             if iso.user_ns {
                 flags |= libc::CLONE_NEWUSER;
-            }
-            if iso.net_ns {
-                flags |= libc::CLONE_NEWNET;
-            }
-            if iso.pid_ns {
-                flags |= libc::CLONE_NEWPID;
-            }
-            // Namespaces need either a user namespace or root, as a mount namespace does.
-            let private_shm = iso.net_ns && iso.landlock_abi.is_some();
-            if private_shm {
-                flags |= libc::CLONE_NEWNS;
             }
             // SAFETY: getuid and getgid cannot fail.
             let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
@@ -100,28 +109,60 @@ mod linux {
                     ),
                 ]
             });
-            let ruleset = match iso.landlock_abi {
-                Some(abi) => {
-                    let dirs: Vec<&std::path::Path> =
-                        self.writable.iter().map(|p| p.as_path()).collect();
-                    Some(Ruleset::new(abi, &dirs)?)
-                }
-                None => None,
+            if iso.bubblewrap {
+                let program = bwrap::program()
+                    .context("bubblewrap (bwrap) is not installed: run scripts/setup.sh")?;
+                let access = access.unwrap_or_default();
+                return Ok(Prepared {
+                    unshare_flags: flags,
+                    maps,
+                    loopback: false,
+                    private_mounts: false,
+                    pid_ns: false,
+                    ruleset: None,
+                    max_processes: self.max_processes,
+                    max_file_bytes: self.max_file_bytes,
+                    wrapper: Some(bwrap::argv(program, iso, &access, cwd, argv)),
+                });
+            }
+            if iso.net_ns {
+                flags |= libc::CLONE_NEWNET;
+            }
+            if iso.pid_ns {
+                flags |= libc::CLONE_NEWPID;
+            }
+            // Namespaces need either a user namespace or root, as a mount namespace does.
+            let private_mounts = iso.net_ns && iso.landlock_abi.is_some();
+            if private_mounts {
+                flags |= libc::CLONE_NEWNS;
+            }
+            let ruleset = match (iso.landlock_abi, &access) {
+                (Some(abi), Some(access)) => Some(Ruleset::new(abi, access)?),
+                _ => None,
             };
             Ok(Prepared {
                 unshare_flags: flags,
                 maps,
                 loopback: iso.net_ns,
-                private_shm,
+                private_mounts,
                 pid_ns: iso.pid_ns,
                 ruleset,
                 max_processes: self.max_processes,
                 max_file_bytes: self.max_file_bytes,
+                wrapper: None,
             })
         }
     }
 
     impl Prepared {
+        /// The command line to start: bubblewrap's when it confines the run, else `argv`.
+        pub fn command_line(&self, argv: &[String]) -> Vec<OsString> {
+            match &self.wrapper {
+                Some(wrapper) => wrapper.clone(),
+                None => argv.iter().map(OsString::from).collect(),
+            }
+        }
+
         /// Enters the sandbox. Call only between fork and exec: see the module docs.
         pub fn enter(&self) -> io::Result<()> {
             // SAFETY (whole function): system calls on memory prepared before the fork.
@@ -139,30 +180,38 @@ mod linux {
                 if self.loopback {
                     loopback_up()?;
                 }
-                // Best effort: without it, multiprocessing fails but nothing escapes.
-                let shm = self.private_shm && private_shm();
+                // Best effort: without it, multiprocessing fails but nothing escapes. Without
+                // private mounts nothing below is mounted (it would reach the host).
+                let private = self.private_mounts && make_mounts_private();
+                let shm = private && private_shm();
                 // Outside a user namespace the process limit would count all the user's processes.
                 if self.maps.is_some() {
                     set_limit(libc::RLIMIT_NPROC, self.max_processes)?;
                 }
                 set_limit(libc::RLIMIT_FSIZE, self.max_file_bytes)?;
                 set_limit(libc::RLIMIT_CORE, 0)?;
-                if let Some(ruleset) = &self.ruleset {
-                    if shm {
-                        ruleset.allow_in_child(c"/dev/shm")?;
-                    }
-                    ruleset.restrict_self()?;
-                }
                 if self.pid_ns {
                     become_init_chain()?;
+                }
+                // The host's /proc would show ponder's environment and every other process: the
+                // run gets one of its own pid namespace, or none.
+                let proc = private && self.pid_ns && fresh_proc();
+                if let Some(ruleset) = &self.ruleset {
+                    if shm {
+                        ruleset.allow_in_child(c"/dev/shm", None)?;
+                    }
+                    if proc {
+                        ruleset.allow_in_child(c"/proc", Some(FS_READ))?;
+                    }
+                    ruleset.restrict_self()?;
                 }
             }
             Ok(())
         }
     }
 
-    /// Stops mounts from propagating back to the host, then mounts an empty tmpfs on `/dev/shm`.
-    unsafe fn private_shm() -> bool {
+    /// Stops mounts from propagating back to the host.
+    unsafe fn make_mounts_private() -> bool {
         unsafe {
             libc::mount(
                 std::ptr::null(),
@@ -171,13 +220,33 @@ mod linux {
                 libc::MS_REC | libc::MS_PRIVATE,
                 std::ptr::null(),
             ) == 0
-                && libc::mount(
-                    c"tmpfs".as_ptr(),
-                    c"/dev/shm".as_ptr(),
-                    c"tmpfs".as_ptr(),
-                    libc::MS_NOSUID | libc::MS_NODEV,
-                    c"mode=1777,size=268435456".as_ptr().cast(),
-                ) == 0
+        }
+    }
+
+    /// Mounts an empty tmpfs on `/dev/shm` (in a private mount namespace).
+    unsafe fn private_shm() -> bool {
+        unsafe {
+            libc::mount(
+                c"tmpfs".as_ptr(),
+                c"/dev/shm".as_ptr(),
+                c"tmpfs".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV,
+                c"mode=1777,size=268435456".as_ptr().cast(),
+            ) == 0
+        }
+    }
+
+    /// Mounts a `/proc` of the current pid namespace over the host's (in a private mount
+    /// namespace, from inside the pid namespace).
+    unsafe fn fresh_proc() -> bool {
+        unsafe {
+            libc::mount(
+                c"proc".as_ptr(),
+                c"/proc".as_ptr(),
+                c"proc".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                std::ptr::null(),
+            ) == 0
         }
     }
 
@@ -309,7 +378,12 @@ mod other {
 
     impl Confinement {
         /// Always fails: this platform has no sandbox ponder can enter.
-        pub fn prepare(&self) -> Result<Prepared> {
+        pub fn prepare(
+            &self,
+            _env: &[(std::ffi::OsString, std::ffi::OsString)],
+            _argv: &[String],
+            _cwd: &std::path::Path,
+        ) -> Result<Prepared> {
             bail!(
                 "ponder can sandbox model code only on Linux; pass --allow-unsandboxed to run it anyway"
             )
@@ -317,6 +391,11 @@ mod other {
     }
 
     impl Prepared {
+        /// Never reached: [`Confinement::prepare`] fails first.
+        pub fn command_line(&self, argv: &[String]) -> Vec<std::ffi::OsString> {
+            argv.iter().map(Into::into).collect()
+        }
+
         /// Never reached: [`Confinement::prepare`] fails first.
         pub fn enter(&self) -> std::io::Result<()> {
             Err(std::io::ErrorKind::Unsupported.into())

@@ -1,8 +1,11 @@
-//! Landlock rulesets: model code may read and execute anything, but write only inside the folders
-//! it is given (its worktree, its private temp dir) and to `/dev/null` and `/dev/zero`.
+//! Landlock rulesets: model code may read and execute only what its [`Access`] lists, write only
+//! inside the folders it is given (its worktree, its private temp dir) and to `/dev/null`-like
+//! devices. Landlock refuses with a permission error; it does not hide that a path exists (`stat`
+//! still works), only what is in it.
 //!
 //! The ruleset is built in ponder's process, before the fork, because building it allocates; the
-//! child only calls [`restrict_self`], which is two system calls and safe between fork and exec.
+//! child only adds rules for what exists only in its own mount namespace ([`Ruleset::allow_in_child`])
+//! and calls [`Ruleset::restrict_self`], system calls that are safe between fork and exec.
 //! Raw system calls keep that guarantee visible (the crate wrappers allocate).
 
 use std::ffi::CString;
@@ -12,6 +15,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+
+use super::access::Access;
 
 const CREATE_RULESET_VERSION: u32 = 1;
 const RULE_PATH_BENEATH: libc::c_int = 1;
@@ -25,6 +30,10 @@ const FS_ALL_V1: u64 = (1 << 13) - 1;
 const FS_REFER: u64 = 1 << 13;
 const FS_TRUNCATE: u64 = 1 << 14;
 const FS_IOCTL_DEV: u64 = 1 << 15;
+/// The rights that apply to files (the others apply to folders only).
+const FS_FILE_RIGHTS: u64 = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV;
+/// What a readable path gets.
+pub const FS_READ: u64 = FS_EXECUTE | FS_READ_FILE | FS_READ_DIR;
 const SCOPE_ABSTRACT_UNIX_SOCKET: u64 = 1 << 0;
 const SCOPE_SIGNAL: u64 = 1 << 1;
 
@@ -79,9 +88,10 @@ pub struct Ruleset {
 }
 
 impl Ruleset {
-    /// Read and execute everywhere, write only beneath `writable`. From ABI 6 on, signals and
-    /// abstract Unix sockets are also scoped to the sandbox.
-    pub fn new(abi: u32, writable: &[&Path]) -> Result<Ruleset> {
+    /// Read and execute what `access` lists as readable, everything beneath its writable folders,
+    /// read and write its devices. From ABI 6 on, signals and abstract Unix sockets are also
+    /// scoped to the sandbox.
+    pub fn new(abi: u32, access: &Access) -> Result<Ruleset> {
         let handled = handled_fs(abi);
         let attr = RulesetAttr {
             handled_access_fs: handled,
@@ -114,12 +124,19 @@ impl Ruleset {
             fd: unsafe { OwnedFd::from_raw_fd(fd as i32) },
             handled,
         };
-        let file_rights = FS_READ_FILE | FS_WRITE_FILE | (handled & (FS_TRUNCATE | FS_IOCTL_DEV));
-        ruleset.allow(Path::new("/"), FS_EXECUTE | FS_READ_FILE | FS_READ_DIR)?;
-        for device in ["/dev/null", "/dev/zero"] {
-            ruleset.allow(Path::new(device), file_rights)?;
+        for path in &access.read {
+            // A path that vanished since it was listed is simply not readable.
+            if path.exists() {
+                ruleset.allow(path, FS_READ)?;
+            }
         }
-        for dir in writable {
+        for device in &access.devices {
+            ruleset.allow(
+                device,
+                FS_READ_FILE | FS_WRITE_FILE | FS_TRUNCATE | FS_IOCTL_DEV,
+            )?;
+        }
+        for dir in &access.write {
             ruleset.allow(dir, handled)?;
         }
         Ok(ruleset)
@@ -136,8 +153,14 @@ impl Ruleset {
         }
         // SAFETY: `open` just returned this descriptor; it is closed when `parent` drops.
         let parent = unsafe { OwnedFd::from_raw_fd(raw) };
+        // Folder rights on a file are an error: a file gets only the file rights asked for.
+        let access = if path.is_dir() {
+            access
+        } else {
+            access & FS_FILE_RIGHTS
+        };
         let rule = PathBeneathAttr {
-            allowed_access: access,
+            allowed_access: access & self.handled,
             parent_fd: parent.as_raw_fd(),
         };
         // SAFETY: both descriptors are open and `rule` is a valid path-beneath attribute.
@@ -157,10 +180,11 @@ impl Ruleset {
         Ok(())
     }
 
-    /// Lets the sandbox write beneath `path`, from the child (for a folder that exists only in the
-    /// child's mount namespace). Async-signal-safe: `open`, one Landlock call, `close`. The
-    /// ruleset is the child's copy of a descriptor made for this one run.
-    pub fn allow_in_child(&self, path: &std::ffi::CStr) -> io::Result<()> {
+    /// Lets the sandbox use `path` with `access` rights (every handled right when `None`), from
+    /// the child: for a folder that exists only in the child's mount namespace (its `/dev/shm`,
+    /// its `/proc`). Async-signal-safe: `open`, one Landlock call, `close`. The ruleset is the
+    /// child's copy of a descriptor made for this one run.
+    pub fn allow_in_child(&self, path: &std::ffi::CStr, access: Option<u64>) -> io::Result<()> {
         // SAFETY: plain system calls; `rule` lives across the call.
         unsafe {
             let parent = libc::open(path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC);
@@ -168,7 +192,7 @@ impl Ruleset {
                 return Err(io::Error::last_os_error());
             }
             let rule = PathBeneathAttr {
-                allowed_access: self.handled,
+                allowed_access: access.unwrap_or(self.handled) & self.handled,
                 parent_fd: parent,
             };
             let status = libc::syscall(

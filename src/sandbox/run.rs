@@ -1,10 +1,10 @@
 //! Runs one command under a time limit in its own process group, capturing capped output, and
 //! inside a [`Confinement`] when one is given.
 //!
-//! Invariants: stdin is closed; variables that look like secrets are removed from the environment;
-//! when the run ends (exit, time limit or cancel) its whole process group is killed, and with a pid
+//! Invariants: stdin is closed; the environment is an allow-list ([`super::env`]); when the run ends (exit, time limit or cancel) its whole process group is killed, and with a pid
 //! namespace every process it started.
 
+use std::ffi::OsString;
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -16,6 +16,7 @@ use anyhow::{Context, Result, bail};
 
 use super::CappedOutput;
 use super::confine::Confinement;
+use super::env;
 
 /// What to run and under which limits.
 #[derive(Debug, Clone)]
@@ -26,7 +27,7 @@ pub struct RunSpec {
     pub timeout: Duration,
     /// Bytes of output kept from the start and from the end.
     pub output_cap: usize,
-    /// Variables set for the command (after secrets are removed).
+    /// Variables set for the command, over the allow-listed part of ponder's environment.
     pub env: Vec<(String, String)>,
     /// The sandbox to enter; `None` runs with process hygiene only.
     pub confinement: Option<Confinement>,
@@ -48,52 +49,34 @@ pub struct RunResult {
 /// How long output pipes may stay open after the command's group is gone.
 const PIPE_GRACE: Duration = Duration::from_secs(2);
 
-/// Environment variables that look like secrets are not passed to model code.
-fn is_secret(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    [
-        "TOKEN",
-        "SECRET",
-        "PASSWORD",
-        "PASSWD",
-        "CREDENTIAL",
-        "API_KEY",
-        "APIKEY",
-        "PRIVATE_KEY",
-        "ACCESS_KEY",
-        "AUTH",
-        "COOKIE",
-    ]
-    .iter()
-    .any(|word| upper.contains(word))
-        || upper.ends_with("_KEY")
-}
-
 /// Runs the command to completion, its time limit, or until `should_stop` returns true; the whole
 /// process group is killed at the end.
 pub fn run(spec: &RunSpec, should_stop: &dyn Fn() -> bool) -> Result<RunResult> {
-    let Some((program, args)) = spec.argv.split_first() else {
+    if spec.argv.is_empty() {
         bail!("empty command");
+    }
+    let mut set = vec![("PYTHONDONTWRITEBYTECODE".to_string(), "1".to_string())];
+    set.extend(spec.env.iter().cloned());
+    let env = env::for_model_code(std::env::vars_os(), &set);
+    let prepared = match &spec.confinement {
+        Some(confinement) => Some(confinement.prepare(&env, &spec.argv, &spec.cwd)?),
+        None => None,
     };
-    let mut command = Command::new(program);
+    let argv = match &prepared {
+        Some(prepared) => prepared.command_line(&spec.argv),
+        None => spec.argv.iter().map(OsString::from).collect(),
+    };
+    let mut command = Command::new(&argv[0]);
     command
-        .args(args)
+        .args(&argv[1..])
         .current_dir(&spec.cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env_clear()
+        .envs(env)
         .process_group(0);
-    for (name, _) in std::env::vars_os() {
-        if let Some(name) = name.to_str()
-            && is_secret(name)
-        {
-            command.env_remove(name);
-        }
-    }
-    command.envs(spec.env.iter().map(|(k, v)| (k, v)));
-    if let Some(confinement) = &spec.confinement {
-        let prepared = confinement.prepare()?;
+    if let Some(prepared) = prepared {
         // SAFETY: `enter` makes only async-signal-safe system calls (see `confine`).
         unsafe {
             command.pre_exec(move || prepared.enter());
@@ -230,9 +213,34 @@ mod tests {
     }
 
     #[test]
-    fn secrets_are_not_passed_on() {
-        assert!(is_secret("GITHUB_TOKEN") && is_secret("openai_api_key"));
-        assert!(is_secret("AWS_ACCESS_KEY_ID") && is_secret("STRIPE_KEY"));
-        assert!(!is_secret("PATH") && !is_secret("HOME"));
+    fn only_allow_listed_variables_reach_the_command() {
+        let result = run(
+            &RunSpec {
+                argv: vec!["sh".into(), "-c".into(), "env".into()],
+                cwd: std::env::temp_dir(),
+                timeout: Duration::from_secs(10),
+                output_cap: 1 << 16,
+                env: vec![("PONDER_RUN_VAR".into(), "set".into())],
+                confinement: None,
+            },
+            &|| false,
+        )
+        .unwrap();
+        let names: Vec<&str> = result
+            .output
+            .lines()
+            .filter_map(|l| l.split_once('=').map(|(name, _)| name))
+            .collect();
+        assert!(names.contains(&"PONDER_RUN_VAR"), "{names:?}");
+        for name in names {
+            assert!(
+                name == "PONDER_RUN_VAR"
+                    || name == "PWD"
+                    || name == "SHLVL"
+                    || name == "_"
+                    || env::is_allowed(name, &[]),
+                "{name} reached the command"
+            );
+        }
     }
 }

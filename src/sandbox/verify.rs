@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::confine::Confinement;
 use super::grade::{self, Evidence, SuiteRun, Verdict};
-use super::isolation::Isolation;
+use super::isolation::{Backend, Isolation};
 use super::repro::{REPRO_FILE, repro_outcome};
 use super::test_cmd::TestCommand;
 use super::test_log::{self, TestStatuses};
@@ -133,7 +133,8 @@ pub struct Verification {
 
 /// The isolation to use for model code, or an error that tells the user what to do.
 pub fn sandbox_for(allow_unsandboxed: bool) -> Result<Isolation> {
-    policy(Isolation::detect(), allow_unsandboxed)
+    let backend = Backend::from_env()?;
+    policy(Isolation::detect_with(backend), allow_unsandboxed)
 }
 
 /// Contained isolation is always used; anything less only when the user allowed it.
@@ -143,7 +144,8 @@ fn policy(isolation: Isolation, allow_unsandboxed: bool) -> Result<Isolation> {
     }
     bail!(
         "refusing to run model-written code: this machine cannot contain it ({}). \
-         Pass --allow-unsandboxed to run it anyway with your user's permissions and network",
+         Install bubblewrap (scripts/setup.sh) or pass --allow-unsandboxed to run it anyway \
+         with your user's permissions and network",
         isolation.describe()
     )
 }
@@ -155,6 +157,18 @@ pub fn verify(
     should_stop: &dyn Fn() -> bool,
 ) -> Result<Verification> {
     let isolation = sandbox_for(request.allow_unsandboxed)?;
+    verify_with(request, isolation, on_run, should_stop)
+}
+
+/// Runs one verification under `isolation` (tests choose the mechanism with
+/// [`Isolation::detect_with`]); it is refused when not contained, unless the request allows it.
+pub fn verify_with(
+    request: &VerifyRequest,
+    isolation: Isolation,
+    on_run: &mut dyn FnMut(&RunReport),
+    should_stop: &dyn Fn() -> bool,
+) -> Result<Verification> {
+    let isolation = policy(isolation, request.allow_unsandboxed)?;
     let worktree = Worktree::create(&request.repo, &format!("verify{}", request.beam))?;
     let mut session = Session {
         request,
@@ -417,6 +431,7 @@ mod tests {
             net_ns: true,
             pid_ns: true,
             landlock_abi: Some(4),
+            bubblewrap: false,
         };
         assert_eq!(policy(full, false).unwrap(), full);
     }
