@@ -5,11 +5,15 @@ const MAX_LINES: usize = 200;
 /// Most characters of one line.
 const MAX_LINE: usize = 300;
 
-/// A grammar for exactly one ```python block (no line of it starts with a backtick).
+/// A grammar for exactly one ```python block whose first line is code (not blank, not indented)
+/// and whose lines hold no backtick, so no line can close the fence early and the block is never
+/// blank: [`crate::answer::code_block`] always finds its body.
 pub fn python_block() -> String {
     format!(
-        "root ::= \"```python\\n\" line{{1,{MAX_LINES}}} \"```\"\n\
-         line ::= ( [^`\\n] [^\\n]{{0,{}}} )? \"\\n\"\n",
+        "root ::= \"```python\\n\" first line{{0,{}}} \"```\"\n\
+         first ::= [^`\\n \\t] [^`\\n]{{0,{}}} \"\\n\"\n\
+         line ::= [^`\\n]{{0,{MAX_LINE}}} \"\\n\"\n",
+        MAX_LINES - 1,
         MAX_LINE - 1
     )
 }
@@ -32,5 +36,10 @@ mod tests {
         assert!(!g.accepts("print(1)"));
         assert!(!g.accepts("```python\nprint(1)\n```\nmore text"));
         assert!(!g.accepts("```python\n```"));
+        // A blank block, or a line that would close the fence early, cannot be written.
+        assert!(!g.accepts("```python\n\n\n```"));
+        assert!(!g.accepts("```python\n  \nprint(1)\n```"));
+        assert!(!g.accepts("```python\nx = 1\n  ```\n```"));
+        assert!(!g.accepts("```python\ns = \"```\"\n```"));
     }
 }
