@@ -285,10 +285,11 @@ mod tests {
     #[test]
     fn slow_steps_hit_the_clock() {
         // Each step builds 40 MB that is never written: little fuel, much time.
-        // Little fuel too, so that the abandoned thread stops soon after the test.
+        // Fuel for seconds of work, so a 10 ms clock comes first even on a fast machine, yet
+        // little enough that the abandoned thread stops soon after the test.
         let limits = RenderLimits {
-            time: Duration::from_millis(100),
-            fuel: 300,
+            time: Duration::from_millis(10),
+            fuel: 50_000,
             ..RenderLimits::default()
         };
         let started = std::time::Instant::now();
