@@ -241,9 +241,10 @@ fn doctor_reports_what_ponder_serve_honours() {
 /// A request whose answers must be 600 tokens long (the tiny model would otherwise stop at a
 /// random end-of-generation token within a few dozen): far more than the few tokens the server
 /// decodes before it notices its client is gone.
+/// 600 tokens of letters: long, and varied enough that the loop guard does not cut it short.
 fn long_answer(n: u32) -> GenerateRequest {
     let mut req = request(n, 0, 700);
-    req.grammar = Some("root ::= \"x\"{600}".into());
+    req.grammar = Some("root ::= [a-z]{600}".into());
     req
 }
 
