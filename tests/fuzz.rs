@@ -511,3 +511,19 @@ fn regression_gguf_nested_arrays() {
     let err = parse_header(&b).unwrap_err();
     assert!(err.to_string().contains("nested arrays"), "{err}");
 }
+
+/// Found by `gguf_reader_never_panics`: a header cut inside the second tensor's dimensions and
+/// followed by bytes that read as huge dimensions overflowed the sum of the model's parameters.
+#[test]
+fn regression_gguf_parameters_overflow() {
+    let mut b = gguf();
+    b.truncate(291);
+    let mut tail = vec![0u8; 61];
+    tail[7] = 1;
+    tail[15] = 1;
+    tail[19] = 1;
+    b.extend_from_slice(&tail);
+    if let Ok(header) = parse_header(&b) {
+        let _ = metadata(&header, b.len() as u64);
+    }
+}

@@ -193,7 +193,12 @@ pub fn metadata(header: &GgufHeader, file_bytes: u64) -> Result<ModelMetadata> {
     };
     Ok(ModelMetadata {
         name: text("general.name"),
-        parameters: header.tensors.iter().map(TensorInfo::elements).sum(),
+        // Saturating: a hostile header's dimensions overflow a plain sum.
+        parameters: header
+            .tensors
+            .iter()
+            .map(TensorInfo::elements)
+            .fold(0u64, u64::saturating_add),
         quantization: header
             .metadata
             .get("general.file_type")
