@@ -50,6 +50,8 @@ failures=0
 fail() { echo "chaos: run $1: $2" >&2; failures=$((failures + 1)); }
 
 for run in $(seq 1 "$runs"); do
+  # Each run's journal is the only one: a kill before it exists must not find the last run's.
+  rm -rf "$PONDER_DATA_DIR"
   delay_ms=$(( (RANDOM * 32768 + RANDOM) % (clean_ms + 1) ))
   fix &
   pid=$!

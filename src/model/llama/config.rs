@@ -107,8 +107,8 @@ pub enum FlashAttention {
 pub struct LlamaConfig {
     /// The GGUF model file.
     pub model: Option<PathBuf>,
-    /// Most KV cells a request may use (prompt + all candidates' tokens); the context of each
-    /// request is sized to what it needs, up to this.
+    /// Most KV cells of the one long-lived context (prompts and every candidate's tokens); the
+    /// memory planner sizes the context to what the device holds, up to this.
     pub n_ctx: u32,
     /// Tokens per decode call while reading a prompt.
     pub n_batch: u32,

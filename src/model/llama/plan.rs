@@ -265,7 +265,10 @@ pub fn plan(
                 if room_cells >= d.prompt + d.per_candidate {
                     // The device has room; the configured n_ctx is what is too small.
                     warning = Some(format!(
-                        "n_ctx = {n_ctx} in [llama] cannot hold a {}-token prompt and one                          candidate of {} tokens: candidates end early (truncated) when it fills;                          raise n_ctx to {} or more (the device has room for {} cells at K {} /                          V {}) or lower the budgets",
+                        "n_ctx = {n_ctx} in [llama] cannot hold a {}-token prompt and one \
+                         candidate of {} tokens: candidates end early (truncated) when it fills; \
+                         raise n_ctx to {} or more (the device has room for {} cells at K {} / \
+                         V {}) or lower the budgets",
                         d.prompt,
                         d.per_candidate,
                         d.prompt + d.per_candidate,
