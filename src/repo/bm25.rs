@@ -31,6 +31,9 @@ struct Doc {
     len: u32,
 }
 
+/// One document's `(term id, count)` pairs, as persisted.
+pub(crate) type DocTerms = Vec<(u32, u32)>;
+
 impl Bm25 {
     /// Adds document `doc` (replacing what was there) from its term counts.
     pub fn insert(&mut self, doc: usize, counts: &TermCounts) {
@@ -73,7 +76,7 @@ impl Bm25 {
 
     /// The index as plain data for persisting: the vocabulary (only terms some document holds)
     /// and, per document number, its `(term id, count)` pairs (`None` for absent documents).
-    pub(crate) fn export(&self) -> (Vec<&str>, Vec<Option<Vec<(u32, u32)>>>) {
+    pub(crate) fn export(&self) -> (Vec<&str>, Vec<Option<DocTerms>>) {
         let mut names: Vec<&str> = vec![""; self.postings.len()];
         for (term, &id) in &self.vocabulary {
             names[id as usize] = term;

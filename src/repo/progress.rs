@@ -51,7 +51,7 @@ impl<'a> Progress<'a> {
             self.reused.load(Ordering::Relaxed)
         };
         let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
-        if done % self.step == 0 && done < self.total {
+        if done.is_multiple_of(self.step) && done < self.total {
             (self.sink)(IndexProgress {
                 done,
                 total: self.total,

@@ -120,14 +120,14 @@ impl Fields {
     }
 
     fn request(mut self, endpoint: Endpoint) -> Result<ServeRequest, String> {
-        if let Some(tools) = self.take("tools") {
-            if tools.as_array().is_some_and(|t| !t.is_empty()) {
-                return Err(
-                    "tools (function calling) are not supported by ponder serve yet: describe the \
-                     tools in the prompt and constrain the answer with response_format or grammar"
-                        .into(),
-                );
-            }
+        if let Some(tools) = self.take("tools")
+            && tools.as_array().is_some_and(|t| !t.is_empty())
+        {
+            return Err(
+                "tools (function calling) are not supported by ponder serve yet: describe the \
+                 tools in the prompt and constrain the answer with response_format or grammar"
+                    .into(),
+            );
         }
         for key in ["functions", "function_call"] {
             if self.take(key).is_some() {

@@ -455,10 +455,9 @@ mod tests {
             let mut next_id = 0usize;
             for (op, s, t, n) in ops {
                 match op {
-                    0 => {
-                        if cache.state(s) == SlotState::Free && cache.take_free(0).is_some() {
-                            // take_free may hand out another free slot: find which.
-                        }
+                    0 if cache.state(s) == SlotState::Free => {
+                        // take_free may hand out another free slot than s.
+                        let _ = cache.take_free(0);
                     }
                     1 if cache.state(s) != SlotState::Free => {
                         cache.append(s, &vec![Token::new(7); n]);

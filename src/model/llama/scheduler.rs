@@ -45,6 +45,9 @@ pub trait LogprobSink {
     fn logprob(&mut self, beam: Beam, logprobs: TokenLogprobs);
 }
 
+/// What reads the logits at the end of each member's prompt (the member's index, its logits).
+pub(super) type LogitsReader<'a> = Box<dyn FnMut(usize, &[f32]) -> Result<()> + 'a>;
+
 /// What a job does once its members' prompts are read.
 pub(super) enum Work<'a> {
     /// Candidates, one per member, streaming to `sink`.
@@ -57,9 +60,7 @@ pub(super) enum Work<'a> {
         logprobs: Option<(usize, Box<dyn LogprobSink + 'a>)>,
     },
     /// The logits at the end of each member's prompt, handed to `read` with the member's index.
-    Logits {
-        read: Box<dyn FnMut(usize, &[f32]) -> Result<()> + 'a>,
-    },
+    Logits { read: LogitsReader<'a> },
     /// `steps` fixed tokens fed to every member, one a step (llama-batched-bench's generation
     /// phase: no sampling).
     Feed { tokens: Vec<LlamaToken>, steps: u32 },
