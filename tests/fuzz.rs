@@ -10,6 +10,8 @@
 //! `tests/fuzz.regressions` and replayed first on every later run; each crash found is also kept
 //! as a named regression test at the end of this file.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use ponder::diff::Patch;
@@ -22,21 +24,7 @@ use ponder::pipeline::{Edit, FileChange, Matching, apply_edit, apply_edits, unif
 use ponder::session::export::gold;
 use ponder::session::parse_journal;
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
-
-/// Cases per target: `PONDER_FUZZ_CASES`, else `default`.
-fn config(default: u32) -> ProptestConfig {
-    let cases = std::env::var("PONDER_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default);
-    ProptestConfig {
-        cases,
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
-        max_shrink_iters: 2_000,
-        ..ProptestConfig::default()
-    }
-}
+use support::fuzz::config;
 
 // ---------------------------------------------------------------- SEARCH/REPLACE
 

@@ -5,10 +5,12 @@
 //! `PONDER_FUZZ_CASES=N` sets the cases per target (a few by default); `scripts/fuzz.sh` runs
 //! them for a set time. Failing cases are kept in `tests/fuzz_answers.regressions`.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
+use support::fuzz::config;
 
 /// The parsers under test, in one place to repoint when they change.
 mod parsers {
@@ -23,18 +25,6 @@ mod parsers {
     }
     pub fn json_array(answer: &str) {
         let _ = ponder::answer::json_array::<serde_json::Value>(answer, "items");
-    }
-}
-
-fn config(default: u32) -> ProptestConfig {
-    let cases = std::env::var("PONDER_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default);
-    ProptestConfig {
-        cases,
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
-        ..ProptestConfig::default()
     }
 }
 

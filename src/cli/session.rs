@@ -11,9 +11,9 @@ use clap::Args;
 use crate::config::Config;
 use crate::event::{Issue, Outcome, SearchSettings, SearchStrategy, Settings, ThinkMode};
 use crate::model::Engine;
-use crate::model::llama::LoadOptions;
 use crate::model::llama::background::{BackgroundEngine, LoadProgress};
 use crate::model::llama::plan::Demand;
+use crate::model::llama::{LlamaConfig, LoadOptions};
 use crate::model::openai::OpenAiEngine;
 use crate::model::scripted::ScriptedEngine;
 use crate::pipeline::{self, SessionSpec};
@@ -200,13 +200,7 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode> {
             args.run.apply(&mut settings);
             let mut llama = config.llama();
             llama.model = Some(model.clone());
-            let engine = BackgroundEngine::start(
-                llama,
-                LoadOptions {
-                    demand: Some(Demand::of_settings(&settings, PROMPT_ESTIMATE)),
-                    ..LoadOptions::default()
-                },
-            )?;
+            let engine = start_local(llama, &settings)?;
             eprintln!(
                 "demo with a real model, unscripted: {}",
                 engine.info().description
@@ -269,15 +263,7 @@ pub fn fix(args: FixArgs) -> Result<ExitCode> {
                 }
                 Box::new(OpenAiEngine::connect(openai)?)
             } else {
-                // Planned now (a model that cannot fit is refused here), loaded in the
-                // background while the interface starts and the repository is indexed.
-                let engine = BackgroundEngine::start(
-                    llama,
-                    LoadOptions {
-                        demand: Some(Demand::of_settings(&settings, PROMPT_ESTIMATE)),
-                        ..LoadOptions::default()
-                    },
-                )?;
+                let engine = start_local(llama, &settings)?;
                 loading = Some(engine.progress());
                 Box::new(engine)
             }
@@ -290,6 +276,18 @@ pub fn fix(args: FixArgs) -> Result<ExitCode> {
 
 /// Prompt tokens a stage is planned for before the prompts are known.
 const PROMPT_ESTIMATE: u64 = 4096;
+
+/// A local model planned for `settings` now (a model that cannot fit is refused here) and loaded
+/// in the background while the interface starts and the repository is indexed.
+fn start_local(llama: LlamaConfig, settings: &Settings) -> Result<BackgroundEngine> {
+    BackgroundEngine::start(
+        llama,
+        LoadOptions {
+            demand: Some(Demand::of_settings(settings, PROMPT_ESTIMATE)),
+            ..LoadOptions::default()
+        },
+    )
+}
 
 fn pace(run: &RunArgs) -> Duration {
     Duration::from_millis(run.pace_ms.unwrap_or(if run.headless { 0 } else { 12 }))

@@ -1,6 +1,7 @@
 //! Fixtures shared by the integration tests: repositories made on the fly and scripted sessions.
 #![allow(dead_code)]
 
+pub mod fuzz;
 pub mod gguf;
 pub mod replay;
 
