@@ -19,6 +19,11 @@ pub use crate::answer::Location;
 
 /// Lines of one file shown in the localize prompt.
 const FILE_LINES: usize = 600;
+/// Characters of file text the localize prompt shows in all (about 6-8k tokens): files are shown
+/// whole while they fit, best first, and as an outline of their definitions after that. Five
+/// whole 600-line files made prompts of 25k tokens, past a small model's trained context and
+/// minutes of prompt decoding on a CPU; the search tools still show any function's body.
+const SHOWN_CHARS: usize = 24_000;
 /// Rounds a candidate may spend (the last must answer locations).
 pub const MAX_ROUNDS: u32 = 3;
 /// Tool calls a candidate may make in one round.
@@ -61,6 +66,58 @@ fn numbered(text: &str) -> String {
     out.join("\n")
 }
 
+/// A file too long for what is left of the prompt's room: the numbered lines where its
+/// definitions start (`starts`, 1-based, from the index; else lines that look like one), within
+/// `room` characters, and a line saying how to see the rest.
+fn outline(text: &str, starts: &[usize], room: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut wanted: Vec<usize> = if starts.is_empty() {
+        lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| {
+                let t = l.trim_start();
+                [
+                    "def ",
+                    "async def ",
+                    "class ",
+                    "fn ",
+                    "pub fn ",
+                    "func ",
+                    "function ",
+                ]
+                .iter()
+                .any(|k| t.starts_with(k))
+            })
+            .map(|(i, _)| i + 1)
+            .collect()
+    } else {
+        starts.to_vec()
+    };
+    wanted.sort_unstable();
+    wanted.dedup();
+    let note = format!(
+        "     … an outline of {} lines: where each definition starts; call the search tools to \
+         see a body",
+        lines.len()
+    );
+    let mut out = Vec::new();
+    let mut used = note.len() + 1;
+    for line in wanted {
+        let Some(text) = lines.get(line - 1) else {
+            continue;
+        };
+        let row = format!("{line:>4} | {text}");
+        if used + row.len() + 1 > room {
+            break;
+        }
+        used += row.len() + 1;
+        out.push(row);
+    }
+    out.push(note);
+    out.join("\n")
+}
+
 /// Functions and classes of the kept files listed in the prompt, best first.
 const RANKED_SYMBOLS: usize = 10;
 
@@ -88,10 +145,25 @@ impl StageKind for Localize {
 
     fn prompt(pipeline: &Pipeline, files: &Vec<String>) -> Result<Vec<Message>> {
         let mut shown = Vec::new();
+        let mut left = SHOWN_CHARS;
         for path in files {
+            let text = pipeline.workspace.read(path)?;
+            let whole = numbered(&text);
+            let numbered = if whole.len() <= left {
+                whole
+            } else {
+                let starts: Vec<usize> = pipeline
+                    .index
+                    .as_ref()
+                    .and_then(|index| index.file(path))
+                    .map(|file| file.symbols.iter().map(|s| s.start).collect())
+                    .unwrap_or_default();
+                outline(&text, &starts, left)
+            };
+            left = left.saturating_sub(numbered.len());
             shown.push(NumberedFile {
                 path: path.clone(),
-                numbered: numbered(&pipeline.workspace.read(path)?),
+                numbered,
             });
         }
         let tools: Vec<ShownTool> = if pipeline.index.is_some() {
@@ -364,6 +436,34 @@ fn resolve_location(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_file_is_outlined_within_its_room() {
+        let text: String = (1..=400)
+            .map(|i| {
+                if i % 20 == 1 {
+                    format!("def f{i}(x):\n")
+                } else {
+                    format!("    x = x + {i}  # some work on this line\n")
+                }
+            })
+            .collect();
+        let shown = outline(&text, &[], 200);
+        assert!(shown.len() <= 200 + 120, "{shown}");
+        assert!(
+            shown.starts_with("   1 | def f1(x):\n  21 | def f21(x):"),
+            "{shown}"
+        );
+        assert!(
+            shown.ends_with("call the search tools to see a body"),
+            "{shown}"
+        );
+        assert!(!shown.contains("x = x +"));
+        // The index's definition lines win over the guess.
+        let shown = outline(&text, &[41, 2], 10_000);
+        assert!(shown.starts_with("   2 |     x = x + 2"), "{shown}");
+        assert!(shown.contains("  41 | def f41(x):"), "{shown}");
+    }
 
     #[test]
     fn the_grammar_names_every_tool() {
