@@ -245,8 +245,9 @@ fn until_stops_after_the_stage_asked_for() {
     )));
 }
 
-/// With nobody to steer, a stage without a usable candidate ends the session (as the test above
-/// shows); with someone, it waits, and an answer the user writes carries it on.
+/// With nobody to steer, a stage without a usable candidate is re-rolled once and then ends the
+/// session (as the tests around show); with someone, it waits, and an answer the user writes
+/// carries it on.
 #[test]
 fn a_stuck_stage_waits_and_the_users_answer_carries_it_on() {
     let dir = tempfile::tempdir().unwrap();
@@ -302,4 +303,59 @@ fn a_stuck_stage_waits_and_the_users_answer_carries_it_on() {
             }
         }
     )));
+}
+
+/// A location naming a function with lines that miss it (small models do) is read as the
+/// function's span from the symbol index, and a note says so.
+#[test]
+fn lines_that_miss_the_named_function_give_way_to_its_span() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = format!("{}\n{CALC}", "X = 1\n".repeat(30));
+    support::fixture_repo(dir.path(), &[("calc.py", &source)]);
+    let script = script("    return a - b", true).replace(
+        r#""function": "add", "start": 1, "end": 2"#,
+        r#""function": "add", "start": 3, "end": 5"#,
+    );
+    let engine = ScriptedEngine::from_toml(&script, "test").unwrap();
+    let mut settings = settings();
+    settings.until = Some(Stage::Localize);
+    let (events, outcome) =
+        support::run_session(dir.path(), "add is wrong", settings, Box::new(engine));
+    assert_eq!(
+        outcome,
+        Outcome::Stopped {
+            after: Stage::Localize
+        }
+    );
+    let notes: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::Note { message, .. } => Some(message.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("lines 3-5 are not in add: its lines 32-33 taken")),
+        "{notes:?}"
+    );
+}
+
+/// With nobody to steer, a stage without a usable candidate is re-rolled once (new seeds, hotter)
+/// before the session ends; here the re-roll's patch applies and the fix goes on to verified.
+#[test]
+fn with_nobody_to_steer_a_stuck_stage_is_re_rolled_once() {
+    let dir = tempfile::tempdir().unwrap();
+    support::fixture_repo(dir.path(), &[("calc.py", CALC)]);
+    let script = script("    return b - a", true).replace(
+        "\n[[response]]\nstage = \"verify\"",
+        "\n[[response]]\nstage = \"patch\"\nscore = 0.7\ntext = '''calc.py\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n'''\n\n[[response]]\nstage = \"verify\"",
+    );
+    let engine = ScriptedEngine::from_toml(&script, "test").unwrap();
+    let (events, outcome) =
+        support::run_session(dir.path(), "add is wrong", settings(), Box::new(engine));
+    assert!(matches!(outcome, Outcome::Verified { .. }), "{outcome:?}");
+    assert!(events.iter().any(|e| matches!(&e.event,
+        Event::Note { stage: Some(Stage::Patch), message } if message.contains("re-rolled once"))));
 }

@@ -211,6 +211,30 @@ impl Pipeline {
                 });
                 self.emit(Event::GateWaiting { stage });
                 match self.control.wait_when_stuck()? {
+                    // Nobody to steer: one re-roll of the stage, hotter and with new seeds,
+                    // before the session ends.
+                    None if !self.auto_rerolled[stage.index()] => {
+                        self.auto_rerolled[stage.index()] = true;
+                        let current =
+                            self.temperature[stage.index()].unwrap_or(self.settings.temperature);
+                        let hotter = (current + 0.3).min(1.5);
+                        self.note(
+                            stage,
+                            format!(
+                                "{reason} and nobody to steer: the stage is re-rolled once, \
+                                 with new seeds at temperature {hotter:.1}"
+                            ),
+                        );
+                        self.apply_reroll(
+                            stage,
+                            RerollOptions {
+                                temperature: Some(hotter),
+                                think_budget: None,
+                                n: None,
+                            },
+                        );
+                        return Ok(None);
+                    }
                     None => anyhow::bail!("{reason}"),
                     Some(GateDecision::Reroll) => {
                         if let Some(options) = self.control.take_reroll(stage) {

@@ -387,6 +387,32 @@ fn resolve_location(
             .map(|s| (s.start, s.end))
             .next()
     };
+    let named = proposed
+        .function
+        .as_ref()
+        .or(proposed.class.as_ref())
+        .map_or(String::new(), Clone::clone);
+    // Small models name the right function with the wrong lines: lines that miss the function
+    // they name give way to its span in the symbol index.
+    if let (Some(span), Some(start)) = (symbol(), proposed.start) {
+        let end = proposed.end.unwrap_or(start).max(start);
+        if end < span.0 || start > span.1 {
+            how.push(format!(
+                "lines {start}-{end} are not in {named}: its lines {}-{} taken from the symbol index",
+                span.0, span.1
+            ));
+            return Ok((
+                Location {
+                    file: file.to_string(),
+                    class: proposed.class.clone(),
+                    function: proposed.function.clone(),
+                    start: span.0,
+                    end: span.1,
+                },
+                Some(how.join("; ")),
+            ));
+        }
+    }
     let (start, end) = match (proposed.start, proposed.end) {
         (Some(start), Some(end)) if start >= 1 && start <= lines => {
             let (start, end) = (start.min(end.max(1)), end.max(start));
@@ -403,14 +429,8 @@ fn resolve_location(
         _ => match symbol() {
             Some(span) => {
                 how.push(format!(
-                    "lines {}-{} of {} taken from the symbol index",
-                    span.0,
-                    span.1,
-                    proposed
-                        .function
-                        .as_ref()
-                        .or(proposed.class.as_ref())
-                        .map_or("", |s| s)
+                    "lines {}-{} of {named} taken from the symbol index",
+                    span.0, span.1
                 ));
                 span
             }

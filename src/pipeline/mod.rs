@@ -140,6 +140,7 @@ fn launch(
         thinks: reasoning.thinks,
         brief: reasoning.brief,
         temperature: [None; 4],
+        auto_rerolled: [false; 4],
     };
     let thread = std::thread::Builder::new()
         .name("ponder-pipeline".into())
@@ -194,6 +195,8 @@ pub(crate) struct Pipeline {
     brief: bool,
     /// Temperatures a re-roll set for a stage.
     temperature: [Option<f32>; 4],
+    /// Stages already re-rolled once because no candidate was usable and nobody could steer.
+    auto_rerolled: [bool; 4],
 }
 
 impl Pipeline {
