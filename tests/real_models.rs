@@ -191,6 +191,97 @@ fn instruct_models_answer_directly_and_say_why() {
     }
 }
 
+/// Greedy answers with the prefix cache against the same requests on an emptied cache, on a real
+/// model. Batch shapes change floating-point sums (llama.cpp says as much of its own prompt cache),
+/// and a 135M model's next tokens are often near ties, so answers may part ways after a while; the
+/// great majority must begin the same, and the rate of wholly equal answers is printed. The tiny
+/// GGUFs in `tests/llama.rs` check it token for token.
+#[test]
+fn smollm2_gives_the_same_greedy_answers_with_the_prefix_cache() {
+    const AGREE_CHARS: usize = 32;
+    let Some(path) = model(SMOLLM2) else { return };
+    let mut engine = engine(path);
+    let issue = "Loading an empty config file with minicfg.load() raises TypeError instead of \
+                 returning the defaults. The files are minicfg/loader.py, minicfg/errors.py, \
+                 minicfg/schema.py and tests/test_loader.py.";
+    let questions = [
+        "Which file must change? Answer with one path.",
+        "Which function is most likely at fault?",
+        "Write one line of Python that reproduces the bug.",
+        "What should load() return for an empty file?",
+        "Name the exception the bug raises.",
+        "Which test file should get a new test?",
+        "Say in one sentence what the fix is.",
+        "Which file holds the defaults, most likely?",
+    ];
+    let request = |question: &str| GenerateRequest {
+        stage: Stage::Localize,
+        messages: vec![
+            Message::system("You are a careful software engineer. Answer briefly."),
+            Message::user(format!("{issue}\n\n{question}")),
+        ],
+        n: 1,
+        think_budget: 0,
+        answer_budget: 40,
+        sampling: Sampling {
+            temperature: 0.0,
+            ..Sampling::default()
+        },
+        stop: Vec::new(),
+        grammar: None,
+        round: 1,
+        think_style: Default::default(),
+    };
+    let control = ponder::event::Control::new();
+    let answer = |engine: &mut LlamaEngine, question: &str| {
+        let generations = engine
+            .generate(&request(question), &mut Recorder::default(), &control)
+            .unwrap();
+        generations[0].answer.clone()
+    };
+    let cached: Vec<String> = questions.iter().map(|q| answer(&mut engine, q)).collect();
+    let held = engine.slots().stats().cached_tokens;
+    assert!(
+        held > 0,
+        "the later requests must find the shared prompt cached"
+    );
+    let (mut same, mut agree_first) = (0, 0);
+    for (question, with_cache) in questions.iter().zip(&cached) {
+        engine.slots().clear();
+        let without = answer(&mut engine, question);
+        assert!(!without.trim().is_empty(), "{question}: an empty answer");
+        let common = with_cache
+            .chars()
+            .zip(without.chars())
+            .take_while(|(a, b)| a == b)
+            .count();
+        if &without == with_cache {
+            same += 1;
+        } else {
+            eprintln!(
+                "{question}\n  with the cache: {with_cache:?}\n  without: {without:?}\n  \
+                 the same for the first {common} characters"
+            );
+        }
+        if common >= AGREE_CHARS.min(without.chars().count()) {
+            agree_first += 1;
+        }
+    }
+    eprintln!(
+        "greedy answers with and without the prefix cache: {same} of {n} equal, {agree_first} of \
+         {n} equal for their first {AGREE_CHARS} characters",
+        n = questions.len()
+    );
+    // A cache that held the wrong cells (positions, sequences) derails an answer from its first
+    // tokens; floating-point differences part answers late, where a weak model's next tokens are
+    // near ties.
+    assert!(
+        agree_first * 4 >= questions.len() * 3,
+        "only {agree_first} of {} answers began the same with and without the cache",
+        questions.len()
+    );
+}
+
 /// SmolLM2 told to think (it does not think in tags) ends its turn inside the thinking, runs out
 /// of thinking budget or loops: ponder closes the thinking and the answer still comes, under the
 /// grammar, with a note saying why.
