@@ -149,3 +149,32 @@ fn a_scripted_batch_writes_predictions_and_metrics_and_resumes() {
     assert!(!ok);
     assert!(text.contains("0 ≤ I < N"), "{text}");
 }
+
+/// A batch stopped after understand or localize still measures the stages it ran (the measured
+/// chain used to start from the patch alone, so file and location accuracy read 0% there).
+#[test]
+fn a_batch_stopped_early_still_measures_the_stages_it_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    let (instances, script, _demo) = fixture(dir.path());
+    for (until, location) in [("understand", "0.0% (0/3)"), ("localize", "100.0% (3/3)")] {
+        let (ok, text) = eval(
+            dir.path(),
+            &instances,
+            &script,
+            until,
+            &["--until", until, "--no-grade"],
+        );
+        assert!(ok, "{text}");
+        assert!(
+            text.contains("understand file accuracy: 100.0% (3/3)"),
+            "--until {until}: {text}"
+        );
+        assert!(
+            text.contains(&format!("localize location accuracy: {location}")),
+            "--until {until}: {text}"
+        );
+        for m in lines(&dir.path().join(until).join("metrics.jsonl")) {
+            assert_eq!(m["patch_files_match"], false, "{m}");
+        }
+    }
+}
