@@ -212,6 +212,12 @@ pub trait Engine: Send {
         control: &Control,
     ) -> Result<Vec<Generation>>;
 
+    /// The model's parameter count, when the engine can read it (a local GGUF): small models are
+    /// given narrower choices (see `pipeline::understand`).
+    fn parameters(&self) -> Option<u64> {
+        None
+    }
+
     /// The length of a prompt in this engine's tokens, if it can count them (for the context
     /// meter; never needed for correctness).
     fn prompt_tokens(&self, _messages: &[Message]) -> Option<u32> {

@@ -1,5 +1,6 @@
 //! Stage 1, understand: which files matter? The answer is a JSON array of repository paths,
-//! constrained (on engines that take a grammar) to the repository's own files.
+//! constrained (on engines that take a grammar) to the repository's own files, or for a small
+//! local model to the shortlisted ones.
 
 use anyhow::{Result, bail};
 
@@ -16,6 +17,11 @@ const TREE_TOKENS: usize = 2_000;
 const SHORTLIST: usize = 10;
 /// Most files an answer may name.
 pub const MAX_FILES: usize = 5;
+/// Models with fewer parameters than this answer from the shortlist rather than the whole
+/// repository: the small real models named files at random from thousands (0 of 6 understand
+/// answers held a gold file on SWE-bench dev instances) while the shortlist's top 10 held them in
+/// most cases (`ponder eval shortlist`). Stronger models keep the whole repository to choose from.
+const SMALL_MODEL: u64 = 2_000_000_000;
 
 /// The understand stage.
 pub(crate) struct Understand;
@@ -44,7 +50,30 @@ impl StageKind for Understand {
     }
 
     fn grammar(pipeline: &Pipeline, _: &()) -> Option<String> {
-        Some(grammar::understand(pipeline.workspace.files(), MAX_FILES))
+        let small = pipeline.engine.parameters().filter(|&p| p < SMALL_MODEL);
+        let shortlisted = small.and(pipeline.index.as_ref()).map(|index| {
+            let issue = format!("{}\n\n{}", pipeline.issue.title, pipeline.issue.body);
+            shortlist(index, &issue, SHORTLIST)
+                .into_iter()
+                .map(|(path, _)| path)
+                .collect::<Vec<_>>()
+        });
+        match (small, shortlisted) {
+            (Some(parameters), Some(files)) if !files.is_empty() => {
+                pipeline.note(
+                    Stage::Understand,
+                    format!(
+                        "a {:.1}B-parameter model picks among the {} shortlisted files (models of \
+                         {}B and more may name any file of the repository)",
+                        parameters as f64 / 1e9,
+                        files.len(),
+                        SMALL_MODEL / 1_000_000_000
+                    ),
+                );
+                Some(grammar::understand(&files, MAX_FILES))
+            }
+            _ => Some(grammar::understand(pipeline.workspace.files(), MAX_FILES)),
+        }
     }
 
     fn parse(pipeline: &mut Pipeline, beam: Beam, answer: &str, _: &()) -> Result<Vec<String>> {

@@ -57,6 +57,10 @@ impl Engine for Recorded {
         self.inner.source()
     }
 
+    fn parameters(&self) -> Option<u64> {
+        self.inner.parameters()
+    }
+
     fn prompt_tokens(&self, messages: &[crate::model::Message]) -> Option<u32> {
         self.inner.prompt_tokens(messages)
     }

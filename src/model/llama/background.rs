@@ -62,6 +62,8 @@ enum State {
 /// A llama.cpp engine whose weights are still loading.
 pub struct BackgroundEngine {
     info: EngineInfo,
+    /// The model's parameter count, read from the GGUF before loading.
+    parameters: u64,
     source: Option<EngineSource>,
     progress: Arc<LoadProgress>,
     state: Arc<(Mutex<State>, Condvar)>,
@@ -109,6 +111,7 @@ impl BackgroundEngine {
             .map_err(|e| anyhow!("cannot start the thread that loads the model: {e}"))?;
         Ok(BackgroundEngine {
             info,
+            parameters: meta.parameters,
             source,
             progress,
             state,
@@ -164,6 +167,10 @@ impl Engine for BackgroundEngine {
 
     fn source(&self) -> Option<EngineSource> {
         self.source.clone()
+    }
+
+    fn parameters(&self) -> Option<u64> {
+        Some(self.parameters)
     }
 
     fn generate(

@@ -359,6 +359,10 @@ impl Engine for LlamaEngine {
         }
     }
 
+    fn parameters(&self) -> Option<u64> {
+        Some(self.model().meta.parameters)
+    }
+
     fn prompt_tokens(&self, messages: &[super::Message]) -> Option<u32> {
         let text = self.model().render(messages).ok()?;
         Some(self.model().tokenize(&text).len() as u32)
