@@ -359,3 +359,103 @@ fn with_nobody_to_steer_a_stuck_stage_is_re_rolled_once() {
     assert!(events.iter().any(|e| matches!(&e.event,
         Event::Note { stage: Some(Stage::Patch), message } if message.contains("re-rolled once"))));
 }
+
+/// A scripted engine that says it runs a model of `parameters` and records each stage's grammar.
+struct Sized {
+    inner: ScriptedEngine,
+    parameters: Option<u64>,
+    grammars: Arc<Mutex<Vec<(Stage, Option<String>)>>>,
+}
+
+impl ponder::model::Engine for Sized {
+    fn info(&self) -> ponder::event::EngineInfo {
+        self.inner.info()
+    }
+
+    fn parameters(&self) -> Option<u64> {
+        self.parameters
+    }
+
+    fn generate(
+        &mut self,
+        request: &ponder::model::GenerateRequest,
+        sink: &mut dyn ponder::model::TokenSink,
+        control: &ponder::event::Control,
+    ) -> anyhow::Result<Vec<ponder::model::Generation>> {
+        let grammar = request.grammar.clone();
+        self.grammars.lock().unwrap().push((request.stage, grammar));
+        self.inner.generate(request, sink, control)
+    }
+
+    fn judge(
+        &mut self,
+        request: &ponder::model::JudgeRequest,
+        control: &ponder::event::Control,
+    ) -> anyhow::Result<Vec<f64>> {
+        self.inner.judge(request, control)
+    }
+}
+
+#[test]
+fn a_small_local_model_answers_understand_from_the_shortlist() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files: Vec<(String, String)> = (0..14)
+        .map(|i| {
+            (
+                format!("unrelated_{i}.py"),
+                format!("def helper_{i}():\n    return {i}\n"),
+            )
+        })
+        .collect();
+    files.push(("calc.py".into(), CALC.into()));
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    support::fixture_repo(dir.path(), &files);
+    for (parameters, narrowed) in [
+        (Some(135_000_000), true),
+        (Some(32_000_000_000), false),
+        (None, false),
+    ] {
+        let grammars = Arc::new(Mutex::new(Vec::new()));
+        let engine = Sized {
+            inner: ScriptedEngine::from_toml(&script("    return a - b", true), "test").unwrap(),
+            parameters,
+            grammars: grammars.clone(),
+        };
+        let (events, _) = support::run_session(
+            dir.path(),
+            "# calc add is wrong\n\ncalc.add(2, 2) gives 0",
+            settings(),
+            Box::new(engine),
+        );
+        let grammars = grammars.lock().unwrap();
+        let understand = grammars
+            .iter()
+            .find(|(stage, _)| *stage == Stage::Understand)
+            .and_then(|(_, g)| g.clone())
+            .expect("the understand request carries a grammar");
+        let grammar = ponder::model::grammar_check::Grammar::parse(&understand).unwrap();
+        assert!(
+            grammar.accepts(r#"["calc.py"]"#),
+            "{parameters:?}: {understand}"
+        );
+        let admitted = (0..14)
+            .filter(|i| grammar.accepts(&format!(r#"["unrelated_{i}.py"]"#)))
+            .count();
+        // The shortlist holds ten files at most: calc.py and nine others.
+        let expected = if narrowed { 9 } else { 14 };
+        assert!(
+            if narrowed {
+                admitted <= expected
+            } else {
+                admitted == expected
+            },
+            "{parameters:?}: {admitted} unrelated files admitted\n{understand}"
+        );
+        let noted = events.iter().any(|e| matches!(&e.event,
+            Event::Note { stage: Some(Stage::Understand), message } if message.contains("shortlisted files")));
+        assert_eq!(noted, narrowed, "{parameters:?}");
+    }
+}

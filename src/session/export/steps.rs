@@ -65,19 +65,21 @@ impl Trajectory {
         // Without a patch (a session stopped after understand or localize), the chain ends at
         // the best kept candidate of the last stage that kept one.
         let mut cursor = patch_beam.map(|b| (Stage::Patch, b)).or_else(|| {
-            [Stage::Localize, Stage::Understand].into_iter().find_map(|stage| {
-                state
-                    .stage(stage)
-                    .candidates
-                    .iter()
-                    .filter(|c| c.status == crate::event::CandidateStatus::Kept)
-                    .max_by(|a, b| {
-                        a.score
-                            .unwrap_or(f64::NEG_INFINITY)
-                            .total_cmp(&b.score.unwrap_or(f64::NEG_INFINITY))
-                    })
-                    .map(|c| (stage, c.beam))
-            })
+            [Stage::Localize, Stage::Understand]
+                .into_iter()
+                .find_map(|stage| {
+                    state
+                        .stage(stage)
+                        .candidates
+                        .iter()
+                        .filter(|c| c.status == crate::event::CandidateStatus::Kept)
+                        .max_by(|a, b| {
+                            a.score
+                                .unwrap_or(f64::NEG_INFINITY)
+                                .total_cmp(&b.score.unwrap_or(f64::NEG_INFINITY))
+                        })
+                        .map(|c| (stage, c.beam))
+                })
         });
         while let Some((stage, beam)) = cursor {
             chain.push((stage, beam));
