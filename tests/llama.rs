@@ -827,3 +827,36 @@ fn a_stage_that_does_not_fit_at_once_decodes_in_waves() {
     let (tokens, cached) = (prompts[1].1.unwrap(), prompts[1].2.unwrap());
     assert_eq!(cached + 1, tokens, "{prompts:?}");
 }
+
+/// A prompt longer than the model was trained on still runs when the context holds it, and each
+/// answer carries a note saying so.
+#[test]
+fn a_prompt_past_the_trained_context_is_noted_beside_the_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("short-trained.gguf");
+    Synth {
+        context: 32,
+        ..Synth::tiny(Arch::Qwen2)
+    }
+    .write(&path)
+    .unwrap();
+    let mut engine = engine(&path);
+    let (out, _) = run(&mut engine, &request(2, 0, 8, greedy()));
+    for g in &out {
+        assert!(
+            g.notes
+                .iter()
+                .any(|n| n.contains("past the 32 the model was trained on")),
+            "{:?}",
+            g.notes
+        );
+    }
+    // Within the trained length, no such note.
+    let (_dir, path) = tiny(Arch::Qwen2);
+    let (out, _) = run(&mut self::engine(&path), &request(1, 0, 8, greedy()));
+    assert!(
+        out[0].notes.iter().all(|n| !n.contains("trained on")),
+        "{:?}",
+        out[0].notes
+    );
+}

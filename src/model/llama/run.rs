@@ -111,9 +111,18 @@ pub fn generate_job<'a>(
     let mut stops = request.stop.clone();
     stops.extend(lm.format.end_of_turn.iter().cloned());
     stops.extend(crate::model::family::turn_markers().map(str::to_string));
-    let candidates = (0..request.n)
+    let mut candidates = (0..request.n)
         .map(|beam| Candidate::new(&lm.model, request, beam, thinking, plain, &stops))
         .collect::<Result<Vec<_>>>()?;
+    // Past the length a model was trained on, its answers degrade: say so beside each answer.
+    if let Some(trained) = lm.meta.context_length.filter(|&t| prompt_len > t) {
+        for candidate in &mut candidates {
+            candidate.notes.push(format!(
+                "the prompt is {prompt_len} tokens, past the {trained} the model was trained on: \
+                 expect a weaker answer"
+            ));
+        }
+    }
     let budget = per_candidate(request.think_budget, request.answer_budget) + close.len() as u64;
     Ok(Job::new(
         job_id(),
