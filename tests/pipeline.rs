@@ -222,21 +222,26 @@ fn pause_is_recorded_and_abort_stops_within_a_step() {
     ));
 }
 
-#[test]
-fn until_stops_after_the_stage_asked_for() {
-    let dir = tempfile::tempdir().unwrap();
-    support::fixture_repo(dir.path(), &[("calc.py", CALC)]);
-    let engine = ScriptedEngine::from_toml(&script("    return a - b", true), "test").unwrap();
+/// Runs `script` on the repository at `dir` with `until = localize`, which must stop it there.
+fn until_localize(dir: &std::path::Path, script: &str) -> Vec<ponder::event::Envelope> {
+    let engine = ScriptedEngine::from_toml(script, "test").unwrap();
     let mut settings = settings();
     settings.until = Some(Stage::Localize);
-    let (events, outcome) =
-        support::run_session(dir.path(), "add is wrong", settings, Box::new(engine));
+    let (events, outcome) = support::run_session(dir, "add is wrong", settings, Box::new(engine));
     assert_eq!(
         outcome,
         Outcome::Stopped {
             after: Stage::Localize
         }
     );
+    events
+}
+
+#[test]
+fn until_stops_after_the_stage_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    support::fixture_repo(dir.path(), &[("calc.py", CALC)]);
+    let events = until_localize(dir.path(), &script("    return a - b", true));
     assert!(!events.iter().any(|e| matches!(
         e.event,
         Event::StageStarted {
@@ -316,17 +321,7 @@ fn lines_that_miss_the_named_function_give_way_to_its_span() {
         r#""function": "add", "start": 1, "end": 2"#,
         r#""function": "add", "start": 3, "end": 5"#,
     );
-    let engine = ScriptedEngine::from_toml(&script, "test").unwrap();
-    let mut settings = settings();
-    settings.until = Some(Stage::Localize);
-    let (events, outcome) =
-        support::run_session(dir.path(), "add is wrong", settings, Box::new(engine));
-    assert_eq!(
-        outcome,
-        Outcome::Stopped {
-            after: Stage::Localize
-        }
-    );
+    let events = until_localize(dir.path(), &script);
     let notes: Vec<&str> = events
         .iter()
         .filter_map(|e| match &e.event {

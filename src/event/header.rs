@@ -124,6 +124,11 @@ impl Issue {
             body: rest.trim().to_string(),
         }
     }
+
+    /// Title and body as one text, what retrieval searches with.
+    pub fn text(&self) -> String {
+        format!("{}\n\n{}", self.title, self.body)
+    }
 }
 
 /// Which engine produced the tokens.

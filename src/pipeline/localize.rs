@@ -127,7 +127,7 @@ fn ranked_symbols(pipeline: &Pipeline, files: &[String]) -> Vec<String> {
     let Some(index) = &pipeline.index else {
         return Vec::new();
     };
-    let issue = format!("{}\n\n{}", pipeline.issue.title, pipeline.issue.body);
+    let issue = pipeline.issue.text();
     crate::repo::rank_symbols(index, &issue, files, RANKED_SYMBOLS)
         .into_iter()
         .map(|s| format!("{}: {} (lines {}-{})", s.path, s.name, s.start, s.end))

@@ -23,6 +23,15 @@ pub const MAX_FILES: usize = 5;
 /// most cases (`ponder eval shortlist`). Stronger models keep the whole repository to choose from.
 const SMALL_MODEL: u64 = 2_000_000_000;
 
+/// The shortlist shown in the prompt, best first with its scores (empty without an index).
+fn shortlisted(pipeline: &Pipeline) -> Vec<(String, f64)> {
+    pipeline
+        .index
+        .as_ref()
+        .map(|index| shortlist(index, &pipeline.issue.text(), SHORTLIST))
+        .unwrap_or_default()
+}
+
 /// The understand stage.
 pub(crate) struct Understand;
 
@@ -34,12 +43,7 @@ impl StageKind for Understand {
 
     fn prompt(pipeline: &Pipeline, _: &()) -> Result<Vec<Message>> {
         let tree = fitted_tree(pipeline.workspace.files(), TREE_TOKENS);
-        let issue = format!("{}\n\n{}", pipeline.issue.title, pipeline.issue.body);
-        let ranked: Vec<String> = pipeline
-            .index
-            .as_ref()
-            .map(|index| shortlist(index, &issue, SHORTLIST))
-            .unwrap_or_default()
+        let ranked: Vec<String> = shortlisted(pipeline)
             .into_iter()
             .map(|(path, score)| format!("{path} ({score:.1})"))
             .collect();
@@ -51,15 +55,16 @@ impl StageKind for Understand {
 
     fn grammar(pipeline: &Pipeline, _: &()) -> Option<String> {
         let small = pipeline.engine.parameters().filter(|&p| p < SMALL_MODEL);
-        let shortlisted = small.and(pipeline.index.as_ref()).map(|index| {
-            let issue = format!("{}\n\n{}", pipeline.issue.title, pipeline.issue.body);
-            shortlist(index, &issue, SHORTLIST)
-                .into_iter()
-                .map(|(path, _)| path)
-                .collect::<Vec<_>>()
-        });
-        match (small, shortlisted) {
-            (Some(parameters), Some(files)) if !files.is_empty() => {
+        let files: Vec<String> = small
+            .map(|_| {
+                shortlisted(pipeline)
+                    .into_iter()
+                    .map(|(path, _)| path)
+                    .collect()
+            })
+            .unwrap_or_default();
+        match small {
+            Some(parameters) if !files.is_empty() => {
                 pipeline.note(
                     Stage::Understand,
                     format!(

@@ -204,18 +204,11 @@ pub fn run(args: GrammarBenchArgs) -> Result<ExitCode> {
 
 /// The longest run of whole lines of `text` within `limit` bytes.
 fn head(text: &str, limit: usize) -> &str {
-    let mut end = 0;
-    for (at, _) in text.match_indices('\n') {
-        if at + 1 > limit {
-            break;
-        }
-        end = at + 1;
-    }
     if text.len() <= limit {
-        text
-    } else {
-        &text[..end]
+        return text;
     }
+    let cut = &text[..text.floor_char_boundary(limit)];
+    cut.rfind('\n').map_or("", |at| &text[..=at])
 }
 
 fn median(values: &mut [f64]) -> f64 {

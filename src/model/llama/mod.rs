@@ -17,6 +17,7 @@ mod config;
 pub mod decode;
 pub mod doctor;
 mod grammar;
+mod job;
 mod judge;
 pub mod plan;
 mod prompt;

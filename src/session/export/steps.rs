@@ -67,19 +67,7 @@ impl Trajectory {
         let mut cursor = patch_beam.map(|b| (Stage::Patch, b)).or_else(|| {
             [Stage::Localize, Stage::Understand]
                 .into_iter()
-                .find_map(|stage| {
-                    state
-                        .stage(stage)
-                        .candidates
-                        .iter()
-                        .filter(|c| c.status == crate::event::CandidateStatus::Kept)
-                        .max_by(|a, b| {
-                            a.score
-                                .unwrap_or(f64::NEG_INFINITY)
-                                .total_cmp(&b.score.unwrap_or(f64::NEG_INFINITY))
-                        })
-                        .map(|c| (stage, c.beam))
-                })
+                .find_map(|stage| best_kept(&state, stage).map(|beam| (stage, beam)))
         });
         while let Some((stage, beam)) = cursor {
             chain.push((stage, beam));
@@ -160,6 +148,18 @@ impl Trajectory {
             .find(|s| s.stage == stage)
             .map(|s| s.answer.as_str())
     }
+}
+
+/// The best-scored kept candidate of `stage`, if it kept any.
+fn best_kept(state: &SessionState, stage: Stage) -> Option<Beam> {
+    let score = |c: &&crate::event::CandidateState| c.score.unwrap_or(f64::NEG_INFINITY);
+    state
+        .stage(stage)
+        .candidates
+        .iter()
+        .filter(|c| c.status == crate::event::CandidateStatus::Kept)
+        .max_by(|a, b| score(a).total_cmp(&score(b)))
+        .map(|c| c.beam)
 }
 
 /// Every candidate's rounds: prompt, thinking, answer and tool calls, in order.
