@@ -250,6 +250,51 @@ fn until_stops_after_the_stage_asked_for() {
     )));
 }
 
+/// A patch whose edits change nothing (small models copy SEARCH into REPLACE) is told so and
+/// asked once more, as the same candidate's second round; its second answer makes the patch.
+#[test]
+fn a_patch_that_changes_nothing_is_asked_once_more() {
+    let dir = tempfile::tempdir().unwrap();
+    support::fixture_repo(dir.path(), &[("calc.py", CALC)]);
+    let unchanged = script("    return a - b", true)
+        .replace("=======\n    return a + b", "=======\n    return a - b");
+    let second = r#"
+[[response]]
+stage = "patch"
+round = 2
+score = 0.7
+text = '''
+calc.py
+<<<<<<< SEARCH
+    return a - b
+=======
+    return a + b
+>>>>>>> REPLACE
+'''
+"#;
+    let prompts = Arc::new(Mutex::new(Vec::new()));
+    let engine = support::Recording {
+        inner: ScriptedEngine::from_toml(&format!("{unchanged}{second}"), "test").unwrap(),
+        prompts: prompts.clone(),
+    };
+    let (events, outcome) =
+        support::run_session(dir.path(), "add is wrong", settings(), Box::new(engine));
+    assert_eq!(outcome, Outcome::Verified { beam: 0 });
+    assert!(events.iter().any(|e| matches!(&e.event,
+        Event::Note { stage: Some(Stage::Patch), message }
+            if message.contains("change nothing")
+                && message.contains("asked once more, at temperature 1.0"))));
+    let prompts = prompts.lock().unwrap();
+    let again = prompts
+        .iter()
+        .find(|(stage, prompt)| {
+            *stage == Stage::Patch && prompt.contains("Your edits change nothing")
+        })
+        .expect("the second round's prompt says why");
+    // The second round carries the first answer, so the model sees what it wrote.
+    assert!(again.1.contains("=======\n    return a - b"), "{}", again.1);
+}
+
 /// With nobody to steer, a stage without a usable candidate is re-rolled once and then ends the
 /// session (as the tests around show); with someone, it waits, and an answer the user writes
 /// carries it on.
@@ -335,6 +380,20 @@ fn lines_that_miss_the_named_function_give_way_to_its_span() {
             .any(|n| n.contains("lines 3-5 are not in add: its lines 32-33 taken")),
         "{notes:?}"
     );
+    // The journal records the span used, and location accuracy is measured on it, not on the
+    // lines the model wrote.
+    let located = events.iter().find_map(|e| match &e.event {
+        Event::Located { locations, .. } => Some(locations.clone()),
+        _ => None,
+    });
+    let located = located.expect("a located event");
+    assert_eq!((located[0].start, located[0].end), (32, 33), "{located:?}");
+    let trajectory = ponder::session::export::Trajectory::from_envelopes(&events).unwrap();
+    let gold = ponder::session::export::gold::parse(
+        "--- a/calc.py\n+++ b/calc.py\n@@ -33,1 +33,1 @@\n-    return a - b\n+    return a + b\n",
+    );
+    let check = ponder::session::export::checks::location_match(&trajectory, &gold);
+    assert_eq!(check.passed, Some(true), "{check:?}");
 }
 
 /// With nobody to steer, a stage without a usable candidate is re-rolled once (new seeds, hotter)

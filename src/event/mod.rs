@@ -237,6 +237,14 @@ pub enum Event {
         ok: bool,
         output: String,
     },
+    /// The locations a localize candidate's answer resolved to: files of the repository and
+    /// line spans inside them, after ponder filled in or corrected what the model wrote (a named
+    /// function's span for made-up lines). What the patch stage is shown, and what location
+    /// accuracy is measured on.
+    Located {
+        beam: Beam,
+        locations: Vec<crate::answer::Location>,
+    },
     PatchProposed {
         beam: Beam,
         /// Unified diff, `git apply`-able.

@@ -53,6 +53,8 @@ pub struct CandidateState {
     pub dropped: bool,
     /// The user replaced its answer.
     pub edited: bool,
+    /// Localize only: where its answer resolved to in the repository.
+    pub locations: Vec<crate::answer::Location>,
 }
 
 impl CandidateState {
@@ -420,6 +422,9 @@ impl SessionState {
                 {
                     call.result = Some((*ok, output.clone()));
                 }
+            }
+            Event::Located { beam, locations } => {
+                self.stage_mut(Stage::Localize).candidate(*beam).locations = locations.clone();
             }
             Event::PatchProposed {
                 beam,

@@ -227,6 +227,10 @@ impl StageKind for Localize {
                     if locations.is_empty() {
                         bail!("none of the locations given is valid");
                     }
+                    pipeline.emit(Event::Located {
+                        beam,
+                        locations: locations.clone(),
+                    });
                     return Ok(Located { locations, answer });
                 }
                 LocalizeAnswer::Calls(calls) => calls,

@@ -238,6 +238,7 @@ fn step_of(event: &Event) -> (Option<Stage>, Option<Beam>) {
         | Event::ToolResult { stage, beam, .. } => (Some(*stage), Some(*beam)),
         Event::Prompt { stage, beams, .. } => (Some(*stage), beams.first().copied()),
         Event::PatchProposed { beam, .. } => (Some(Stage::Patch), Some(*beam)),
+        Event::Located { beam, .. } => (Some(Stage::Localize), Some(*beam)),
         Event::Error { stage, beam, .. } => (*stage, *beam),
         Event::Note { stage, .. } => (*stage, None),
         _ => (None, None),

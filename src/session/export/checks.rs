@@ -78,22 +78,33 @@ pub fn file_match(trajectory: &Trajectory, gold: &[GoldFile]) -> Check {
 }
 
 /// Location match: in every gold file, a localized span overlaps a line the gold patch changes.
+/// The spans are those ponder resolved the answer to (and showed the patch stage), else, for an
+/// older journal, the lines the answer wrote.
 pub fn location_match(trajectory: &Trajectory, gold: &[GoldFile]) -> Check {
-    let Some(answer) = trajectory.answer(Stage::Localize) else {
-        return Check::pass(false, "the trajectory has no localize step");
-    };
-    let Ok(LocalizeAnswer::Locations(locations)) = parse_localize_answer(answer) else {
-        return Check::pass(false, "the final localize answer gives no locations");
+    let spans: Vec<(String, usize, usize)> = match trajectory.located() {
+        Some(located) => located
+            .iter()
+            .map(|l| (l.file.clone(), l.start, l.end))
+            .collect(),
+        None => {
+            let Some(answer) = trajectory.answer(Stage::Localize) else {
+                return Check::pass(false, "the trajectory has no localize step");
+            };
+            let Ok(LocalizeAnswer::Locations(locations)) = parse_localize_answer(answer) else {
+                return Check::pass(false, "the final localize answer gives no locations");
+            };
+            locations
+                .into_iter()
+                .filter_map(|l| Some((l.file, l.start?, l.end?)))
+                .collect()
+        }
     };
     let missed: Vec<&str> = gold
         .iter()
         .filter(|g| {
-            !locations.iter().any(|l| {
-                let (Some(start), Some(end)) = (l.start, l.end) else {
-                    return false;
-                };
-                l.file.trim_start_matches("./") == g.path
-                    && g.ranges.iter().any(|&(s, e)| start <= e && s <= end)
+            !spans.iter().any(|(file, start, end)| {
+                file.trim_start_matches("./") == g.path
+                    && g.ranges.iter().any(|&(s, e)| *start <= e && s <= *end)
             })
         })
         .map(|g| g.path.as_str())

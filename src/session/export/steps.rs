@@ -140,6 +140,14 @@ impl Trajectory {
         }
     }
 
+    /// Where the chain's localize candidate resolved to, when its journal records it (journals
+    /// written before the `located` event have only the answer).
+    pub fn located(&self) -> Option<&[crate::answer::Location]> {
+        let step = self.steps.iter().find(|s| s.stage == Stage::Localize)?;
+        let candidate = self.state.stage(Stage::Localize).get(step.beam)?;
+        (!candidate.locations.is_empty()).then_some(candidate.locations.as_slice())
+    }
+
     /// The answer of the last round of a step of `stage` on the chain.
     pub fn answer(&self, stage: Stage) -> Option<&str> {
         self.steps
