@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
 use super::Pipeline;
@@ -17,6 +17,23 @@ use crate::model::Message;
 
 /// Lines of context shown around each location.
 const CONTEXT_LINES: usize = 5;
+
+/// What a candidate whose edits changed nothing is told when it is asked once more.
+const CHANGE_SOMETHING: &str = "Your edits change nothing: in each edit the REPLACE part is the \
+same as the SEARCH part. Write the edits again. Keep SEARCH as it is in the file, and in REPLACE \
+write the code as it must read after the fix.";
+
+/// A patch answer whose edits leave every file as it was (small models copy SEARCH into REPLACE).
+#[derive(Debug)]
+struct NothingChanged;
+
+impl std::fmt::Display for NothingChanged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the edits change nothing")
+    }
+}
+
+impl std::error::Error for NothingChanged {}
 
 /// A patch made from one candidate's edits.
 #[derive(Debug, Clone)]
@@ -124,7 +141,7 @@ impl PatchStage {
         }
         let diff = unified_diff(&applied.changes);
         if diff.is_empty() {
-            bail!("the edits change nothing");
+            return Err(NothingChanged.into());
         }
         let changes: Vec<FileChange> = applied
             .changes
@@ -169,13 +186,47 @@ impl StageKind for PatchStage {
         PatchStage::grammar_for(pipeline, locations)
     }
 
+    /// A candidate whose edits change nothing is told so and asked once more, under the same
+    /// grammar: a second round of the same candidate.
     fn parse(
         pipeline: &mut Pipeline,
         beam: Beam,
         answer: &str,
-        _: &Vec<Location>,
+        locations: &Vec<Location>,
     ) -> Result<Patch> {
-        PatchStage::make_patch(pipeline, beam, answer)
+        match PatchStage::make_patch(pipeline, beam, answer) {
+            Err(err) if err.is::<NothingChanged>() => {
+                // A model that copied once copies again at the same temperature: a little
+                // hotter, as a stage's re-roll.
+                let i = Stage::Patch.index();
+                let before = pipeline.temperature[i];
+                let hotter = (before.unwrap_or(pipeline.settings.temperature) + 0.3).min(1.5);
+                pipeline.note(
+                    Stage::Patch,
+                    format!(
+                        "candidate {beam}: its edits change nothing (each REPLACE repeats its \
+                         SEARCH); asked once more, at temperature {hotter:.1}"
+                    ),
+                );
+                let mut transcript = PatchStage::prompt(pipeline, locations)?;
+                transcript.push(Message::assistant(answer.to_string()));
+                transcript.push(Message::user(CHANGE_SOMETHING.to_string()));
+                let grammar = PatchStage::grammar_for(pipeline, locations);
+                pipeline.temperature[i] = Some(hotter);
+                let again = pipeline.continue_candidate(
+                    Stage::Patch,
+                    beam,
+                    transcript,
+                    2,
+                    grammar.as_deref(),
+                );
+                pipeline.temperature[i] = before;
+                let again = again?;
+                PatchStage::make_patch(pipeline, beam, &again.answer)
+                    .context("asked once more, it answered")
+            }
+            made => made,
+        }
     }
 
     /// Merges identical patches: the first keeps the votes, the others are unusable duplicates.

@@ -21,7 +21,8 @@ pub fn unusable(reason: &str) -> bool {
 pub fn stage_metrics(events: &[Envelope]) -> Value {
     let mut out = serde_json::Map::new();
     for stage in Stage::ALL {
-        let mut candidates = 0u64;
+        let mut beams = std::collections::BTreeSet::new();
+        let mut rounds = 0u64;
         let mut empty = 0u64;
         let mut forced = 0u64;
         let mut think = 0u64;
@@ -34,13 +35,16 @@ pub fn stage_metrics(events: &[Envelope]) -> Value {
                 Event::StageFinished { stage: s, .. } if *s == stage => finished = Some(e.t_ms),
                 Event::CandidateFinished {
                     stage: s,
+                    beam,
                     answer: text,
                     think_tokens,
                     answer_tokens,
                     forced_answer,
                     ..
                 } if *s == stage => {
-                    candidates += 1;
+                    // A candidate finishes once a round (tool rounds, a patch asked once more).
+                    beams.insert(*beam);
+                    rounds += 1;
                     empty += u64::from(text.trim().is_empty());
                     forced += u64::from(*forced_answer);
                     think += u64::from(*think_tokens);
@@ -56,8 +60,10 @@ pub fn stage_metrics(events: &[Envelope]) -> Value {
                 _ => {}
             }
         }
+        let candidates = beams.len() as u64;
         let mut row = json!({
             "candidates": candidates,
+            "rounds": rounds,
             "usable": candidates.saturating_sub(unusable_beams.len() as u64),
             "empty": empty,
             "forced": forced,
@@ -89,8 +95,16 @@ pub fn stage_metrics(events: &[Envelope]) -> Value {
 /// The per-stage table over many sessions' metrics rows.
 pub fn print_table(rows: &[Value]) {
     println!(
-        "{:<11} {:>10} {:>13} {:>6} {:>7} {:>12} {:>13} {:>10}",
-        "stage", "candidates", "usable", "empty", "forced", "think tok", "answer tok", "time s"
+        "{:<11} {:>10} {:>7} {:>13} {:>6} {:>7} {:>12} {:>13} {:>10}",
+        "stage",
+        "candidates",
+        "rounds",
+        "usable",
+        "empty",
+        "forced",
+        "think tok",
+        "answer tok",
+        "time s"
     );
     for stage in Stage::ALL {
         let name = stage.name();
@@ -107,7 +121,8 @@ pub fn print_table(rows: &[Value]) {
             format!("{:.1}%", 100.0 * usable as f64 / candidates as f64)
         };
         println!(
-            "{name:<11} {candidates:>10} {:>13} {:>6} {:>7} {:>12} {:>13} {:>10.1}",
+            "{name:<11} {candidates:>10} {:>7} {:>13} {:>6} {:>7} {:>12} {:>13} {:>10.1}",
+            sum("rounds"),
             format!("{usable} {rate}"),
             sum("empty"),
             sum("forced"),
@@ -130,6 +145,49 @@ pub fn print_table(rows: &[Value]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::Pruned;
+
+    fn at(event: Event) -> Envelope {
+        Envelope {
+            seq: 0,
+            t_ms: 0,
+            event,
+        }
+    }
+
+    fn finished(beam: u32, answer: &str) -> Envelope {
+        at(Event::CandidateFinished {
+            stage: Stage::Patch,
+            beam,
+            answer: answer.into(),
+            think_tokens: 0,
+            answer_tokens: 3,
+            forced_answer: false,
+            notes: Vec::new(),
+        })
+    }
+
+    /// A candidate asked once more finishes twice: one candidate, two rounds.
+    #[test]
+    fn a_candidate_of_two_rounds_counts_once() {
+        let events = [
+            finished(0, "a"),
+            finished(1, "b"),
+            finished(1, "c"),
+            at(Event::BeamsKept {
+                stage: Stage::Patch,
+                kept: vec![1],
+                pruned: vec![Pruned {
+                    beam: 0,
+                    reason: "unusable: the edits change nothing".into(),
+                }],
+            }),
+        ];
+        let patch = &stage_metrics(&events)["patch"];
+        assert_eq!(patch["candidates"], 2, "{patch}");
+        assert_eq!(patch["rounds"], 3, "{patch}");
+        assert_eq!(patch["usable"], 1, "{patch}");
+    }
 
     #[test]
     fn usable_means_parsed_not_successful() {
