@@ -8,7 +8,8 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use ponder::repo::{
-    CacheState, IndexProgress, IndexStore, OpenReport, RepoIndex, Workspace, open_index, shortlist,
+    CacheState, IndexProgress, IndexStore, OpenReport, RepoIndex, SkipReason, Workspace,
+    open_index, open_workspace, shortlist,
 };
 
 const ISSUE: &str = "Session.send ignores the timeout\n\nCalling `Session.send(request, \
@@ -206,4 +207,41 @@ fn progress_counts_every_file_and_says_how_many_came_from_the_cache() {
     assert_eq!((ends[0].total, ends[0].reused), (43, 0));
     assert_eq!((ends[1].total, ends[1].reused), (43, 43));
     assert!(seen.iter().all(|p| p.done <= p.total));
+}
+
+/// A warm start lists the files its snapshot holds unchanged without reading them again: the
+/// listing equals a fresh one, and a file that turned binary since (its stamp changed) is
+/// still read, seen as binary and dropped.
+#[test]
+fn listing_from_the_snapshot_matches_a_fresh_listing() {
+    let repo = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    fixture(repo.path());
+    // Files modified just before a listing are checked by content, never by stamp.
+    std::thread::sleep(std::time::Duration::from_millis(2_100));
+    let store = IndexStore::at(cache.path());
+    open(repo.path(), &store);
+    let (workspace, index, report) = open_workspace(repo.path(), Some(&store), &|_| {}).unwrap();
+    let fresh = Workspace::open(repo.path()).unwrap();
+    assert_eq!(workspace.files(), fresh.files());
+    assert_eq!((report.reused, report.parsed), (43, 0), "{report:?}");
+    assert_eq!(view(&index), cold_view(repo.path()));
+
+    std::fs::write(repo.path().join("pkg/util_5.py"), b"\x00\x01binary\x00").unwrap();
+    let (workspace, index, report) = open_workspace(repo.path(), Some(&store), &|_| {}).unwrap();
+    assert!(!workspace.has_file("pkg/util_5.py"));
+    assert!(
+        workspace
+            .skipped()
+            .iter()
+            .any(|s| s.path == "pkg/util_5.py" && s.reason == SkipReason::Binary),
+        "{:?}",
+        workspace.skipped()
+    );
+    assert!(index.file("pkg/util_5.py").is_none());
+    assert_eq!((report.reused, report.dropped), (42, 1), "{report:?}");
+    assert_eq!(
+        workspace.files(),
+        Workspace::open(repo.path()).unwrap().files()
+    );
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use crate::repo::{IndexStore, Workspace, open_index, shortlist};
+use crate::repo::{IndexStore, open_workspace, shortlist};
 
 /// What `ponder shortlist` takes.
 #[derive(Debug, Args)]
@@ -32,11 +32,11 @@ pub fn run(args: ShortlistArgs) -> Result<ExitCode> {
             args.issue_file.display()
         )
     })?;
-    let workspace = Workspace::open(&args.repo)?;
+    let (workspace, index, report) =
+        open_workspace(&args.repo, IndexStore::from_env().as_ref(), &|_| {})?;
     if let Some(note) = workspace.skipped_summary() {
         eprintln!("note: {note}");
     }
-    let (index, report) = open_index(&workspace, IndexStore::from_env().as_ref(), &|_| {})?;
     if let Some(err) = &report.save_error {
         eprintln!("note: the index cache was not saved: {err}");
     }

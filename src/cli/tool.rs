@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::Value;
 
-use crate::repo::{IndexStore, TOOLS, Workspace, call_tool, open_index};
+use crate::repo::{IndexStore, TOOLS, call_tool, open_workspace};
 
 /// What `ponder tool` takes.
 #[derive(Debug, Args)]
@@ -45,11 +45,11 @@ pub fn run(args: ToolArgs) -> Result<ExitCode> {
             .context("the argument looks like JSON but does not parse as a JSON object")?,
         list => Value::Array(list.iter().map(|s| Value::String(s.clone())).collect()),
     };
-    let workspace = Workspace::open(&args.repo)?;
+    let (workspace, index, report) =
+        open_workspace(&args.repo, IndexStore::from_env().as_ref(), &|_| {})?;
     if let Some(note) = workspace.skipped_summary() {
         eprintln!("note: {note}");
     }
-    let (index, report) = open_index(&workspace, IndexStore::from_env().as_ref(), &|_| {})?;
     if let Some(err) = &report.save_error {
         eprintln!("note: the index cache was not saved: {err}");
     }

@@ -72,7 +72,12 @@ fn launch(
     engine: Box<dyn Engine>,
     prefix: Option<Vec<Envelope>>,
 ) -> Result<RunningSession> {
-    let workspace = Workspace::open(&spec.repo)?;
+    // The persisted index is read before the listing: files it holds unchanged are not read
+    // again to tell text from binary, and the index is built from it later.
+    let root = Workspace::root_of(&spec.repo)?;
+    let store = crate::repo::IndexStore::from_env();
+    let persisted = crate::repo::Persisted::read(&root, store.as_ref());
+    let workspace = Workspace::list(root, &|path, stamp| persisted.knows(path, stamp))?;
     let prompts = Prompts::load(spec.prompt_overrides.as_deref())?;
     let journal = match (&spec.journal, &prefix) {
         (Some(path), Some(prefix)) => {
@@ -123,6 +128,7 @@ fn launch(
     let mut pipeline = Pipeline {
         engine,
         workspace,
+        persisted: Some((store, persisted)),
         issue: spec.issue,
         settings: spec.settings,
         prompts,
@@ -166,6 +172,8 @@ enum Stop {
 pub(crate) struct Pipeline {
     engine: Box<dyn Engine>,
     workspace: Workspace,
+    /// The index store and the snapshot read from it, until the index is built.
+    persisted: Option<(Option<crate::repo::IndexStore>, crate::repo::Persisted)>,
     issue: Issue,
     settings: Settings,
     prompts: Prompts,
@@ -262,7 +270,11 @@ impl Pipeline {
     /// changed since the index persisted by the last run); without it they are off.
     fn build_index(&mut self) {
         let started = std::time::Instant::now();
-        let store = crate::repo::IndexStore::from_env();
+        let (store, persisted) = self.persisted.take().unwrap_or_else(|| {
+            let store = crate::repo::IndexStore::from_env();
+            let persisted = crate::repo::Persisted::read(self.workspace.root(), store.as_ref());
+            (store, persisted)
+        });
         let emitter = self.emitter.clone();
         let progress = move |p: crate::repo::IndexProgress| {
             Emitter::locked(&emitter).emit(Event::IndexProgress {
@@ -271,7 +283,7 @@ impl Pipeline {
                 reused: p.reused as u32,
             });
         };
-        match crate::repo::open_index(&self.workspace, store.as_ref(), &progress) {
+        match crate::repo::open_persisted(&self.workspace, persisted, store.as_ref(), &progress) {
             Ok((index, report)) => {
                 self.note(
                     Stage::Understand,

@@ -7,12 +7,13 @@
 //! never this one its index.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use anyhow::Result;
 use rayon::prelude::*;
 
 use super::bm25::{Bm25, TermCounts};
-use super::fresh::{GitIndex, blob_id};
+use super::fresh::{GitIndex, Stamp, blob_id};
 use super::index::{IndexedFile, parse_bytes, read_listed};
 use super::progress::{IndexProgress, Progress};
 use super::snapshot::{self, FORMAT, StoredFile};
@@ -79,6 +80,95 @@ enum Plan {
     Parsed(Option<(IndexedFile, TermCounts)>),
 }
 
+/// A file of the new index: taken from the snapshot (with its current stamp), or parsed now.
+enum Filled {
+    Stored(StoredFile, Stamp),
+    Parsed(IndexedFile),
+}
+
+impl Filled {
+    fn into_file(self) -> IndexedFile {
+        match self {
+            Filled::Stored(stored, stamp) => IndexedFile::new(
+                stored.path,
+                stored.lang,
+                stored.text,
+                stored.symbols,
+                stored.has_errors,
+                stamp,
+                stored.blob,
+            ),
+            Filled::Parsed(file) => file,
+        }
+    }
+}
+
+/// A persisted snapshot, read before the workspace is listed: a file it holds with an
+/// unchanged stamp need not be read again to tell text from binary, and the index is then
+/// built from it ([`open_persisted`]).
+pub struct Persisted {
+    snapshot: Option<snapshot::Snapshot>,
+    cache: CacheState,
+    /// Positions of the snapshot's files, sorted by path.
+    by_path: Vec<usize>,
+}
+
+impl Persisted {
+    /// Reads and decodes `store`'s snapshot of the repository at `root`, if it has a usable one.
+    pub fn read(root: &Path, store: Option<&IndexStore>) -> Persisted {
+        let (snapshot, cache) = match store.map(|s| s.load(root, FORMAT)) {
+            None => (None, CacheState::Off),
+            Some(Loaded::Missing) => (None, CacheState::Missing),
+            Some(Loaded::Invalid(reason)) => (None, CacheState::Rebuilt(reason)),
+            Some(Loaded::Found(payload)) => match snapshot::decode(&payload) {
+                Ok(snapshot) => (Some(snapshot), CacheState::Used),
+                Err(err) => (
+                    None,
+                    CacheState::Rebuilt(format!("cannot decode it: {err}")),
+                ),
+            },
+        };
+        let count = snapshot.as_ref().map_or(0, |s| s.files.len());
+        let mut by_path: Vec<usize> = (0..count).collect();
+        if let Some(s) = &snapshot {
+            by_path.par_sort_unstable_by(|&a, &b| s.files[a].path.cmp(&s.files[b].path));
+        }
+        Persisted {
+            snapshot,
+            cache,
+            by_path,
+        }
+    }
+
+    /// Whether the snapshot holds `path` as a text file with this stamp, settled before the
+    /// listing that took it (the rule by which the index reuses a file).
+    pub(crate) fn knows(&self, path: &str, stamp: &Stamp) -> bool {
+        let Some(snapshot) = &self.snapshot else {
+            return false;
+        };
+        self.by_path
+            .binary_search_by(|&i| snapshot.files[i].path.as_str().cmp(path))
+            .is_ok_and(|at| {
+                let stored = &snapshot.files[self.by_path[at]];
+                stored.stamp == *stamp && stamp.settled_before(snapshot.listed_ns)
+            })
+    }
+}
+
+/// Lists the repository containing `path` and opens its index: the persisted snapshot is read
+/// first, so files it holds unchanged are neither read to be listed nor parsed.
+pub fn open_workspace(
+    path: &Path,
+    store: Option<&IndexStore>,
+    progress: &(dyn Fn(IndexProgress) + Sync),
+) -> Result<(Workspace, RepoIndex, OpenReport)> {
+    let root = Workspace::root_of(path)?;
+    let persisted = Persisted::read(&root, store);
+    let workspace = Workspace::list(root, &|path, stamp| persisted.knows(path, stamp))?;
+    let (index, report) = open_persisted(&workspace, persisted, store, progress)?;
+    Ok((workspace, index, report))
+}
+
 /// The index of `workspace`, from `store`'s snapshot where files are unchanged (everything
 /// parsed when `store` is `None`); `progress` hears how many files are done.
 pub fn open_index(
@@ -86,19 +176,21 @@ pub fn open_index(
     store: Option<&IndexStore>,
     progress: &(dyn Fn(IndexProgress) + Sync),
 ) -> Result<(RepoIndex, OpenReport)> {
+    let persisted = Persisted::read(workspace.root(), store);
+    open_persisted(workspace, persisted, store, progress)
+}
+
+/// The index of `workspace` from a snapshot already read (see [`open_index`]).
+pub fn open_persisted(
+    workspace: &Workspace,
+    persisted: Persisted,
+    store: Option<&IndexStore>,
+    progress: &(dyn Fn(IndexProgress) + Sync),
+) -> Result<(RepoIndex, OpenReport)> {
     let root = workspace.root();
-    let (snapshot, cache) = match store.map(|s| s.load(root, FORMAT)) {
-        None => (None, CacheState::Off),
-        Some(Loaded::Missing) => (None, CacheState::Missing),
-        Some(Loaded::Invalid(reason)) => (None, CacheState::Rebuilt(reason)),
-        Some(Loaded::Found(payload)) => match snapshot::decode(&payload) {
-            Ok(snapshot) => (Some(snapshot), CacheState::Used),
-            Err(err) => (
-                None,
-                CacheState::Rebuilt(format!("cannot decode it: {err}")),
-            ),
-        },
-    };
+    let Persisted {
+        snapshot, cache, ..
+    } = persisted;
     let (listed_ns, mut stored) = match snapshot {
         Some(s) => (s.listed_ns, Some((s.vocabulary, s.files))),
         None => (0, None),
@@ -171,7 +263,7 @@ pub fn open_index(
     // Every reused file whose stamp is not the stored one (touched, or verified by content)
     // makes the snapshot worth rewriting, as do parsed and dropped files.
     let mut restamped = false;
-    let mut slots: Vec<Option<IndexedFile>> = Vec::with_capacity(plans.len());
+    let mut filled: Vec<Filled> = Vec::with_capacity(plans.len());
     let mut reused_docs: Vec<(usize, Vec<(u32, u32)>)> = Vec::new();
     let mut parsed: Vec<(usize, TermCounts)> = Vec::new();
     let dropped = stored_files
@@ -180,30 +272,22 @@ pub fn open_index(
         .count();
     let mut files = stored.as_mut().map(|(_, files)| files);
     for (i, plan) in plans.into_iter().enumerate() {
-        let slot = slots.len();
+        let slot = filled.len();
         match plan {
             Plan::Reuse(s) => {
                 let Some(files) = files.as_deref_mut() else {
                     continue;
                 };
-                let stored = std::mem::take(&mut files[s]);
+                let mut stored = std::mem::take(&mut files[s]);
                 let stamp = workspace.stamps()[i];
                 restamped |= stored.stamp != stamp || !stamp.settled_before(listed_ns);
-                reused_docs.push((slot, stored.terms));
-                slots.push(Some(IndexedFile::new(
-                    stored.path,
-                    stored.lang,
-                    stored.text,
-                    stored.symbols,
-                    stored.has_errors,
-                    stamp,
-                    stored.blob,
-                )));
+                reused_docs.push((slot, std::mem::take(&mut stored.terms)));
+                filled.push(Filled::Stored(stored, stamp));
                 report.reused += 1;
             }
             Plan::Parsed(Some((file, counts))) => {
                 parsed.push((slot, counts));
-                slots.push(Some(file));
+                filled.push(Filled::Parsed(file));
                 report.parsed += 1;
             }
             Plan::Parsed(None) => {}
@@ -211,7 +295,17 @@ pub fn open_index(
     }
     report.dropped = dropped;
     let vocabulary = stored.map(|(v, _)| v).unwrap_or_default();
-    let mut bm25 = match Bm25::import(vocabulary, reused_docs) {
+    // The term table and the files (each finding its line starts) are rebuilt side by side.
+    let (bm25, slots) = rayon::join(
+        || Bm25::import(vocabulary, reused_docs),
+        || {
+            filled
+                .into_par_iter()
+                .map(|f| Some(f.into_file()))
+                .collect::<Vec<_>>()
+        },
+    );
+    let mut bm25 = match bm25 {
         Some(bm25) => bm25,
         None => {
             // The checksum held but the data does not: never trust it; index from scratch.

@@ -6,7 +6,7 @@
 //! Invariant: a file's slot number never changes while the index lives (removed files leave an
 //! empty slot), so the symbol-name map and the BM25 postings can be updated file by file.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -122,12 +122,21 @@ pub struct Reindexed {
     pub removed: Vec<String>,
 }
 
+/// The key of a definition's name in [`RepoIndex`]'s name table.
+fn name_key(name: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one(name)
+}
+
 /// Everything ponder knows about a repository's files, for search and ranking.
 pub struct RepoIndex {
     root: PathBuf,
     slots: Vec<Option<IndexedFile>>,
-    by_path: HashMap<String, usize>,
-    by_name: HashMap<String, Vec<SymbolRef>>,
+    by_path: FxHashMap<String, usize>,
+    /// Definitions by a hash of their name ([`name_key`]); readers compare the names, so two
+    /// names of one hash never mix. No string per definition: a warm start builds this for
+    /// every definition of the repository.
+    by_name: FxHashMap<u64, Vec<SymbolRef>>,
     bm25: Bm25,
     skipped: Vec<Skipped>,
 }
@@ -179,14 +188,16 @@ impl RepoIndex {
         slots: Vec<Option<IndexedFile>>,
         bm25: Bm25,
     ) -> RepoIndex {
-        let mut by_path = HashMap::with_capacity(slots.len());
-        let mut by_name: HashMap<String, Vec<SymbolRef>> = HashMap::new();
+        let mut by_path = FxHashMap::with_capacity_and_hasher(slots.len(), Default::default());
+        let symbols = slots.iter().flatten().map(|f| f.symbols.len()).sum();
+        let mut by_name: FxHashMap<u64, Vec<SymbolRef>> =
+            FxHashMap::with_capacity_and_hasher(symbols, Default::default());
         for (slot, file) in slots.iter().enumerate() {
             let Some(file) = file else { continue };
             by_path.insert(file.path.clone(), slot);
             for (i, symbol) in file.symbols.iter().enumerate() {
                 by_name
-                    .entry(symbol.name.clone())
+                    .entry(name_key(&symbol.name))
                     .or_default()
                     .push(SymbolRef {
                         file: slot,
@@ -262,7 +273,7 @@ impl RepoIndex {
     fn fill(&mut self, slot: usize, file: IndexedFile, counts: &TermCounts) {
         for (i, symbol) in file.symbols.iter().enumerate() {
             self.by_name
-                .entry(symbol.name.clone())
+                .entry(name_key(&symbol.name))
                 .or_default()
                 .push(SymbolRef {
                     file: slot,
@@ -279,10 +290,11 @@ impl RepoIndex {
             return;
         };
         for symbol in &old.symbols {
-            if let Some(refs) = self.by_name.get_mut(&symbol.name) {
+            let key = name_key(&symbol.name);
+            if let Some(refs) = self.by_name.get_mut(&key) {
                 refs.retain(|r| r.file != slot);
                 if refs.is_empty() {
-                    self.by_name.remove(&symbol.name);
+                    self.by_name.remove(&key);
                 }
             }
         }
@@ -346,31 +358,32 @@ impl RepoIndex {
 
     /// The definitions named exactly `name`, anywhere.
     pub fn symbols_named(&self, name: &str) -> Vec<(&IndexedFile, &Symbol)> {
-        let mut found: Vec<(&IndexedFile, &Symbol)> = self
-            .by_name
-            .get(name)
-            .into_iter()
-            .flatten()
-            .filter_map(|r| {
-                let file = self.slot(r.file)?;
-                Some((file, file.symbols.get(r.symbol)?))
-            })
-            .collect();
+        let mut found: Vec<(&IndexedFile, &Symbol)> = self.named(name).collect();
         found.sort_by(|a, b| (&a.0.path, a.1.start).cmp(&(&b.0.path, b.1.start)));
         found
     }
 
     /// Number of files defining a symbol named `name`.
     pub fn files_defining(&self, name: &str) -> usize {
-        let mut files: Vec<usize> = self
-            .by_name
-            .get(name)
-            .into_iter()
-            .flatten()
-            .map(|r| r.file)
-            .collect();
+        let mut files: Vec<&str> = self.named(name).map(|(f, _)| f.path.as_str()).collect();
         files.dedup();
         files.len()
+    }
+
+    /// The definitions named `name`, in the order they were indexed.
+    fn named<'a, 'n>(
+        &'a self,
+        name: &'n str,
+    ) -> impl Iterator<Item = (&'a IndexedFile, &'a Symbol)> + use<'a, 'n> {
+        self.by_name
+            .get(&name_key(name))
+            .into_iter()
+            .flatten()
+            .filter_map(|r| {
+                let file = self.slot(r.file)?;
+                Some((file, file.symbols.get(r.symbol)?))
+            })
+            .filter(move |(_, symbol)| symbol.name == name)
     }
 
     /// The code-aware BM25 index (documents are file slots).

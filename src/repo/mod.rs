@@ -36,7 +36,7 @@ mod worktree;
 pub use baseline::PlainBm25;
 pub use bm25::Bm25;
 pub use bound::fit;
-pub use cached::{CacheState, OpenReport, open_index};
+pub use cached::{CacheState, OpenReport, Persisted, open_index, open_persisted, open_workspace};
 pub use changed_units::changed_units;
 pub use index::{IndexedFile, Reindexed, RepoIndex};
 pub use lang::{Lang, is_code_file};

@@ -1,14 +1,19 @@
 //! The persisted form of a [`RepoIndex`]: every file's path, stamp, blob id, text, symbols and
 //! BM25 terms, with one shared vocabulary, encoded with postcard.
 //!
-//! Writing borrows from the index ([`SnapshotRef`]) and reading owns ([`Snapshot`]); the two
-//! encode identically (postcard writes `&str` as `String` and `&[T]` as `Vec<T>`).
+//! Layout: a [`Head`] (the listing's time, the vocabulary, the byte length of each chunk), then
+//! the chunks, each the postcard encoding of up to [`CHUNK_FILES`] files. Chunks are encoded and
+//! decoded in parallel: decoding millions of small strings is most of a warm start.
+//!
+//! Writing borrows from the index ([`StoredFileRef`]) and reading owns ([`StoredFile`]); the
+//! two encode identically (postcard writes `&str` as `String` and `&[T]` as `Vec<T>`).
 //!
 //! Invariant: [`FORMAT`] changes whenever this layout or what the indexer derives from a file
 //! (parsers, tokenizer, path weight) changes, so a snapshot is never read by a ponder that
 //! would have indexed the same file differently. The `format_fingerprint` test fails when the
 //! derived data of a fixed fixture changes, as a reminder to bump it.
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::RepoIndex;
@@ -17,7 +22,10 @@ use super::lang::Lang;
 use super::symbol::Symbol;
 
 /// The snapshot layout and indexing rules this build writes and reads.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
+
+/// Files per chunk of the payload.
+const CHUNK_FILES: usize = 256;
 
 /// A snapshot as read back.
 #[derive(Debug, Deserialize)]
@@ -42,12 +50,13 @@ pub(crate) struct StoredFile {
     pub terms: Vec<(u32, u32)>,
 }
 
-/// A snapshot as written, borrowing the index.
-#[derive(Serialize)]
-struct SnapshotRef<'a> {
+/// The payload's head, as written (borrowing) and read.
+#[derive(Serialize, Deserialize)]
+struct Head<V> {
     listed_ns: u64,
-    vocabulary: Vec<&'a str>,
-    files: Vec<StoredFileRef<'a>>,
+    vocabulary: Vec<V>,
+    /// Byte length of each chunk, in order.
+    chunks: Vec<u64>,
 }
 
 #[derive(Serialize)]
@@ -65,7 +74,7 @@ struct StoredFileRef<'a> {
 /// Encodes `index`, whose stamps were taken by a listing that started at `listed_ns`.
 pub(crate) fn encode(index: &RepoIndex, listed_ns: u64) -> Result<Vec<u8>, postcard::Error> {
     let (vocabulary, mut docs) = index.bm25().export();
-    let files = index
+    let files: Vec<StoredFileRef> = index
         .slots()
         .iter()
         .enumerate()
@@ -86,16 +95,47 @@ pub(crate) fn encode(index: &RepoIndex, listed_ns: u64) -> Result<Vec<u8>, postc
             })
         })
         .collect();
-    postcard::to_allocvec(&SnapshotRef {
+    let chunks: Vec<Vec<u8>> = files
+        .par_chunks(CHUNK_FILES)
+        .map(postcard::to_allocvec)
+        .collect::<Result<_, _>>()?;
+    let mut payload = postcard::to_allocvec(&Head {
         listed_ns,
         vocabulary,
-        files,
-    })
+        chunks: chunks.iter().map(|c| c.len() as u64).collect(),
+    })?;
+    payload.reserve(chunks.iter().map(Vec::len).sum());
+    for chunk in &chunks {
+        payload.extend_from_slice(chunk);
+    }
+    Ok(payload)
 }
 
 /// Decodes a snapshot's payload.
 pub(crate) fn decode(payload: &[u8]) -> Result<Snapshot, postcard::Error> {
-    postcard::from_bytes(payload)
+    let (head, mut rest): (Head<String>, &[u8]) = postcard::take_from_bytes(payload)?;
+    let mut chunks = Vec::with_capacity(head.chunks.len());
+    for &len in &head.chunks {
+        let len = usize::try_from(len).map_err(|_| postcard::Error::DeserializeBadEncoding)?;
+        if len > rest.len() {
+            return Err(postcard::Error::DeserializeUnexpectedEnd);
+        }
+        let (chunk, after) = rest.split_at(len);
+        chunks.push(chunk);
+        rest = after;
+    }
+    if !rest.is_empty() {
+        return Err(postcard::Error::DeserializeBadEncoding);
+    }
+    let decoded: Vec<Vec<StoredFile>> = chunks
+        .into_par_iter()
+        .map(postcard::from_bytes)
+        .collect::<Result<_, _>>()?;
+    Ok(Snapshot {
+        listed_ns: head.listed_ns,
+        vocabulary: head.vocabulary,
+        files: decoded.into_iter().flatten().collect(),
+    })
 }
 
 #[cfg(test)]
@@ -148,6 +188,33 @@ mod tests {
         assert!(decode(&payload[..payload.len() / 2]).is_err());
     }
 
+    /// Files past one chunk come back whole and in order; a damaged chunk table is an error.
+    #[test]
+    fn files_of_several_chunks_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        git2::Repository::init(dir.path()).unwrap();
+        let count = CHUNK_FILES * 2 + 3;
+        for i in 0..count {
+            std::fs::write(
+                dir.path().join(format!("m{i:04}.py")),
+                format!("def f{i}():\n    return {i}\n"),
+            )
+            .unwrap();
+        }
+        let index = RepoIndex::build(&Workspace::open(dir.path()).unwrap()).unwrap();
+        let payload = encode(&index, 7).unwrap();
+        let snapshot = decode(&payload).unwrap();
+        assert_eq!(snapshot.files.len(), count);
+        for (i, stored) in snapshot.files.iter().enumerate() {
+            assert_eq!(stored.path, format!("m{i:04}.py"));
+            assert_eq!(stored.symbols[0].name, format!("f{i}"));
+        }
+        let mut longer = payload.clone();
+        longer.push(0);
+        assert!(decode(&longer).is_err());
+        assert!(decode(&payload[..payload.len() - 1]).is_err());
+    }
+
     /// What the indexer derives from a fixed fixture, hashed. When this fails, the parsers,
     /// the tokenizer or the snapshot layout changed: bump [`FORMAT`] (so old snapshots are
     /// rebuilt, not trusted) and put the new hash here.
@@ -175,7 +242,7 @@ mod tests {
             .collect();
         assert_eq!(
             (FORMAT, digest.as_str()),
-            (1, "e450e48f0bc438db"),
+            (2, "e450e48f0bc438db"),
             "the indexer's output changed: bump snapshot::FORMAT and update this fingerprint"
         );
     }

@@ -94,6 +94,11 @@ pub struct Workspace {
 impl Workspace {
     /// Opens the repository containing `path` (any folder inside it) and lists its files.
     pub fn open(path: &Path) -> Result<Workspace> {
+        Workspace::list(Workspace::root_of(path)?, &|_, _| false)
+    }
+
+    /// The working tree's root of the git repository containing `path`, canonical.
+    pub fn root_of(path: &Path) -> Result<PathBuf> {
         if !path.exists() {
             bail!(
                 "{} does not exist: pass --repo with the folder of a git repository",
@@ -112,9 +117,18 @@ impl Workspace {
             .workdir()
             .context("the repository is bare (it has no working tree); point ponder at a checkout")?
             .to_path_buf();
-        let root = root.canonicalize().unwrap_or(root);
+        Ok(root.canonicalize().unwrap_or(root))
+    }
+
+    /// Lists the files under `root` (from [`Workspace::root_of`]). A file for which `known`
+    /// says its path and stamp were already seen as text (by a persisted index) is not read
+    /// again to tell text from binary.
+    pub(crate) fn list(
+        root: PathBuf,
+        known: &(dyn Fn(&str, &Stamp) -> bool + Sync),
+    ) -> Result<Workspace> {
         let listed_ns = now_ns();
-        let (listed, skipped) = list_files(&root);
+        let (listed, skipped) = list_files(&root, known);
         let (files, stamps): (Vec<String>, Vec<Stamp>) = listed.into_iter().unzip();
         if files.is_empty() {
             bail!(
@@ -214,7 +228,10 @@ impl Workspace {
 
 /// Walks the tree under `root`; returns the kept files with their stamps and the skipped ones,
 /// both sorted.
-fn list_files(root: &Path) -> (Vec<(String, Stamp)>, Vec<Skipped>) {
+fn list_files(
+    root: &Path,
+    known: &(dyn Fn(&str, &Stamp) -> bool + Sync),
+) -> (Vec<(String, Stamp)>, Vec<Skipped>) {
     let mut files = Vec::new();
     let mut skipped = Vec::new();
     let mut found: Vec<(PathBuf, String)> = Vec::new();
@@ -254,7 +271,7 @@ fn list_files(root: &Path) -> (Vec<(String, Stamp)>, Vec<Skipped>) {
     let classified: Vec<(String, Result<Stamp, SkipReason>)> = found
         .into_par_iter()
         .map(|(full, rel)| {
-            let reason = classify(&full, &rel);
+            let reason = classify(&full, &rel, known);
             (rel, reason)
         })
         .collect();
@@ -270,7 +287,11 @@ fn list_files(root: &Path) -> (Vec<(String, Stamp)>, Vec<Skipped>) {
 }
 
 /// The stamp of the file at `path`, or why it should be left out.
-fn classify(path: &Path, rel: &str) -> Result<Stamp, SkipReason> {
+fn classify(
+    path: &Path,
+    rel: &str,
+    known: &(dyn Fn(&str, &Stamp) -> bool + Sync),
+) -> Result<Stamp, SkipReason> {
     let mut parts = rel.split('/');
     let name = parts.next_back().unwrap_or(rel);
     if parts.any(|dir| VENDORED_DIRS.contains(&dir)) {
@@ -286,6 +307,9 @@ fn classify(path: &Path, rel: &str) -> Result<Stamp, SkipReason> {
         return Err(SkipReason::TooLarge(meta.len()));
     }
     let stamp = Stamp::from_metadata(&meta);
+    if known(rel, &stamp) {
+        return Ok(stamp);
+    }
     let Ok(mut file) = std::fs::File::open(path) else {
         return Err(SkipReason::Unreadable);
     };

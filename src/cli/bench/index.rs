@@ -17,7 +17,7 @@ use clap::Args;
 
 use crate::repo::{
     CacheState, FileProfile, IndexStore, RepoIndex, SymbolKind, Workspace, call_tool, open_index,
-    profile_files,
+    open_workspace, profile_files,
 };
 
 /// What `ponder bench index` takes.
@@ -223,10 +223,7 @@ fn measure(
 
     let mut warm = Vec::new();
     for _ in 0..runs {
-        let ((warm_index, report), t) = timed(|| {
-            let workspace = Workspace::open(root)?;
-            open_index(&workspace, Some(&store), &|_| {})
-        })?;
+        let ((_, warm_index, report), t) = timed(|| open_workspace(root, Some(&store), &|_| {}))?;
         if report.parsed != 0 || report.cache != CacheState::Used {
             bail!("the warm start parsed files: {}", report.summary());
         }
@@ -261,10 +258,7 @@ fn measure(
         if report.updated.len() != 1 {
             bail!("the change to {target} was not seen by reindex");
         }
-        let ((_, report), t) = timed(|| {
-            let workspace = Workspace::open(root)?;
-            open_index(&workspace, Some(&store), &|_| {})
-        })?;
+        let ((_, _, report), t) = timed(|| open_workspace(root, Some(&store), &|_| {}))?;
         if report.parsed != 1 {
             bail!("the warm start after a change parsed {}", report.summary());
         }

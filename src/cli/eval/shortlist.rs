@@ -22,8 +22,7 @@ use clap::Args;
 use serde::Deserialize;
 
 use crate::repo::{
-    IndexStore, PlainBm25, RankedSymbol, Workspace, changed_units, open_index, rank_symbols,
-    shortlist,
+    IndexStore, PlainBm25, RankedSymbol, changed_units, open_workspace, rank_symbols, shortlist,
 };
 
 /// What `ponder eval shortlist` takes.
@@ -121,8 +120,7 @@ pub fn run(args: ShortlistEvalArgs) -> Result<ExitCode> {
             super::prepare_tree(&prepare, &instance.instance_id, &dest)?;
         }
         let started = Instant::now();
-        let workspace = Workspace::open(&dest)?;
-        let (index, _) = open_index(&workspace, store.as_ref(), &|_| {})?;
+        let (_, index, _) = open_workspace(&dest, store.as_ref(), &|_| {})?;
         index_times.push(started.elapsed().as_secs_f64());
         let issue = &instance.problem_statement;
         let ours = shortlist(&index, issue, DEPTH);
