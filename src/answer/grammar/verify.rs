@@ -5,13 +5,14 @@ const MAX_LINES: usize = 200;
 /// Most characters of one line.
 const MAX_LINE: usize = 300;
 
-/// A grammar for exactly one ```python block whose first line is code (not blank, not indented)
+/// A grammar for exactly one ```python block whose first line is code (not blank, not indented,
+/// not a carriage return: Gemma 3 270M looped on `\r\n` there until the loop guard cut it)
 /// and whose lines hold no backtick, so no line can close the fence early and the block is never
 /// blank: [`crate::answer::code_block`] always finds its body.
 pub fn python_block() -> String {
     format!(
         "root ::= \"```python\\n\" first line{{0,{}}} \"```\"\n\
-         first ::= [^`\\n \\t] [^`\\n]{{0,{}}} \"\\n\"\n\
+         first ::= [^`\\n\\r \\t] [^`\\n]{{0,{}}} \"\\n\"\n\
          line ::= [^`\\n]{{0,{MAX_LINE}}} \"\\n\"\n",
         MAX_LINES - 1,
         MAX_LINE - 1
@@ -39,6 +40,7 @@ mod tests {
         // A blank block, or a line that would close the fence early, cannot be written.
         assert!(!g.accepts("```python\n\n\n```"));
         assert!(!g.accepts("```python\n  \nprint(1)\n```"));
+        assert!(!g.accepts("```python\n\r\nprint(1)\n```"));
         assert!(!g.accepts("```python\nx = 1\n  ```\n```"));
         assert!(!g.accepts("```python\ns = \"```\"\n```"));
     }
