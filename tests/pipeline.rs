@@ -64,6 +64,7 @@ fn fixes_the_fixture_and_prompts_carry_answers_never_thinking() {
     let engine = support::Recording {
         inner: ScriptedEngine::from_toml(&script("    return a - b", true), "test").unwrap(),
         prompts: prompts.clone(),
+        grammars: Default::default(),
     };
     let (events, outcome) = support::run_session(
         dir.path(),
@@ -258,6 +259,7 @@ fn a_patch_that_changes_nothing_is_asked_once_more() {
     support::fixture_repo(dir.path(), &[("calc.py", CALC)]);
     let unchanged = script("    return a - b", true)
         .replace("=======\n    return a + b", "=======\n    return a - b");
+    let grammars = Arc::new(Mutex::new(Vec::new()));
     let second = r#"
 [[response]]
 stage = "patch"
@@ -276,6 +278,7 @@ calc.py
     let engine = support::Recording {
         inner: ScriptedEngine::from_toml(&format!("{unchanged}{second}"), "test").unwrap(),
         prompts: prompts.clone(),
+        grammars: grammars.clone(),
     };
     let (events, outcome) =
         support::run_session(dir.path(), "add is wrong", settings(), Box::new(engine));
@@ -293,6 +296,19 @@ calc.py
         .expect("the second round's prompt says why");
     // The second round carries the first answer, so the model sees what it wrote.
     assert!(again.1.contains("=======\n    return a - b"), "{}", again.1);
+    // And its grammar keeps that SEARCH and refuses the same REPLACE.
+    let grammars = grammars.lock().unwrap();
+    let patch: Vec<_> = grammars
+        .iter()
+        .filter(|(stage, _)| *stage == Stage::Patch)
+        .collect();
+    let last = patch.last().unwrap().1.as_deref().expect("a grammar");
+    let g = ponder::model::grammar_check::Grammar::parse(last).unwrap();
+    let answer = |replace: &str| {
+        format!("calc.py\n<<<<<<< SEARCH\n    return a - b\n=======\n{replace}>>>>>>> REPLACE")
+    };
+    assert!(!g.accepts(&answer("    return a - b\n")));
+    assert!(g.accepts(&answer("    return a + b\n")));
 }
 
 /// With nobody to steer, a stage without a usable candidate is re-rolled once and then ends the

@@ -249,6 +249,7 @@ fn resuming_after_the_patch_stage_generates_only_what_came_after_it() {
     let recording = Recording {
         inner: engine(),
         prompts: calls.clone(),
+        grammars: Default::default(),
     };
     let resumed_path = data.path().join("r.jsonl");
     let shown =

@@ -245,6 +245,7 @@ fn a_failing_patch_gets_a_repair_round_with_the_failure() {
     let engine = support::Recording {
         inner: ScriptedEngine::from_toml(&script(&responses), "t").unwrap(),
         prompts: prompts.clone(),
+        grammars: Default::default(),
     };
     let mut settings = settings(1, 1);
     settings.search.repair_rounds = 1;
@@ -460,6 +461,7 @@ fn evolution_conditions_each_generation_on_the_best_so_far() {
     let engine = support::Recording {
         inner: ScriptedEngine::from_toml(&script(&responses), "t").unwrap(),
         prompts: prompts.clone(),
+        grammars: Default::default(),
     };
     let mut settings = settings(1, 1);
     settings.search.strategy = SearchStrategy::Evolve;
@@ -536,6 +538,7 @@ fn localize_candidates_call_tools_and_continue_with_the_results_not_their_thinki
     let engine = support::Recording {
         inner: ScriptedEngine::from_toml(&text, "t").unwrap(),
         prompts: prompts.clone(),
+        grammars: Default::default(),
     };
     let (events, outcome) = support::run_session(
         dir.path(),
@@ -597,6 +600,7 @@ fn a_rejected_hunk_is_told_to_the_repair_round() {
     let engine = support::Recording {
         inner: ScriptedEngine::from_toml(&script(&responses), "t").unwrap(),
         prompts: prompts.clone(),
+        grammars: Default::default(),
     };
     let mut settings = settings(1, 1);
     settings.search.repair_rounds = 1;

@@ -110,6 +110,24 @@ impl PatchStage {
         Some(grammar::patch(&files))
     }
 
+    /// For a patch whose edits changed nothing, the grammar of its second round: its own edits
+    /// with their SEARCH kept, the first one's REPLACE made to differ (Gemma 3 270M, asked
+    /// once more under the free grammar, repeated its SEARCH again in 3 of 20 candidates).
+    fn changing_grammar(pipeline: &Pipeline, answer: &str) -> Option<String> {
+        let files = pipeline.workspace.files();
+        let kept: Vec<(String, String)> = parse_edits(answer)
+            .ok()?
+            .edits
+            .into_iter()
+            .filter(|e| !e.search.is_empty() && e.search == e.replace)
+            .filter_map(|e| {
+                let file = paths::resolve(&e.file, files)?.to_string();
+                Some((file, e.search))
+            })
+            .collect();
+        grammar::patch_changing(&kept)
+    }
+
     /// Parses and applies a patch answer; edits that name a file loosely are matched to the
     /// repository's, and edits that fail are reported while the others make the patch.
     pub(crate) fn make_patch(pipeline: &Pipeline, beam: Beam, answer: &str) -> Result<Patch> {
@@ -186,8 +204,9 @@ impl StageKind for PatchStage {
         PatchStage::grammar_for(pipeline, locations)
     }
 
-    /// A candidate whose edits change nothing is told so and asked once more, under the same
-    /// grammar: a second round of the same candidate.
+    /// A candidate whose edits change nothing is told so and asked once more, hotter, under a
+    /// grammar that keeps its SEARCH and makes its REPLACE differ: a second round of the same
+    /// candidate.
     fn parse(
         pipeline: &mut Pipeline,
         beam: Beam,
@@ -205,13 +224,14 @@ impl StageKind for PatchStage {
                     Stage::Patch,
                     format!(
                         "candidate {beam}: its edits change nothing (each REPLACE repeats its \
-                         SEARCH); asked once more, at temperature {hotter:.1}"
+                         SEARCH); asked once more, at temperature {hotter:.1}, to change them"
                     ),
                 );
                 let mut transcript = PatchStage::prompt(pipeline, locations)?;
                 transcript.push(Message::assistant(answer.to_string()));
                 transcript.push(Message::user(CHANGE_SOMETHING.to_string()));
-                let grammar = PatchStage::grammar_for(pipeline, locations);
+                let grammar = PatchStage::grammar_for(pipeline, locations)
+                    .map(|free| PatchStage::changing_grammar(pipeline, answer).unwrap_or(free));
                 pipeline.temperature[i] = Some(hotter);
                 let again = pipeline.continue_candidate(
                     Stage::Patch,

@@ -118,7 +118,12 @@ pub fn zero_times(events: &mut [Envelope]) {
 pub struct Recording {
     pub inner: ScriptedEngine,
     pub prompts: Arc<Mutex<Vec<(Stage, String)>>>,
+    /// Each request's grammar, in the same order.
+    pub grammars: Grammars,
 }
+
+/// The grammars a [`Recording`] saw, by stage.
+pub type Grammars = Arc<Mutex<Vec<(Stage, Option<String>)>>>;
 
 impl Engine for Recording {
     fn info(&self) -> EngineInfo {
@@ -142,6 +147,10 @@ impl Engine for Recording {
             .collect::<Vec<_>>()
             .join("\n");
         self.prompts.lock().unwrap().push((request.stage, text));
+        self.grammars
+            .lock()
+            .unwrap()
+            .push((request.stage, request.grammar.clone()));
         self.inner.generate(request, sink, control)
     }
 

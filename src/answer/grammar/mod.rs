@@ -12,7 +12,7 @@ mod understand;
 mod verify;
 
 pub use localize::{LocalizeFile, localize};
-pub use patch::{PatchFile, patch, search_starts};
+pub use patch::{PatchFile, patch, patch_changing, search_starts};
 pub use understand::understand;
 pub use verify::python_block;
 

@@ -103,6 +103,76 @@ pub fn patch(files: &[PatchFile]) -> String {
     )
 }
 
+/// A grammar for a patch asked once more because its edits changed nothing: the same edits
+/// (`(path, SEARCH)` pairs, in order, SEARCH as lines ending in `\n`), each SEARCH as it was,
+/// and the first one's REPLACE anything but its SEARCH — the answer must change something.
+/// Empty `kept`: `None`.
+pub fn patch_changing(kept: &[(String, String)]) -> Option<String> {
+    let mut rules = Rules::new("c");
+    let mut edits = Vec::new();
+    for (i, (path, search)) in kept.iter().enumerate() {
+        let replace = if i == 0 {
+            differing(&mut rules, search)
+        } else {
+            "replace".to_string()
+        };
+        edits.push(format!(
+            "{} {replace} {}",
+            literal(&format!("{path}\n{SEARCH}\n{search}{DIVIDER}\n")),
+            literal(REPLACE),
+        ));
+    }
+    if edits.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "root ::= {}\n\
+         replace ::= rline{{0,{MAX_REPLACE_LINES}}}\nmore ::= rline{{1,{MAX_REPLACE_LINES}}}\n\
+         rline ::= [^\\n]{{0,{MAX_LINE}}} \"\\n\"\n{}",
+        edits.join(" \"\\n\\n\" "),
+        rules.text()
+    ))
+}
+
+/// A rule for REPLACE lines that are not `search`'s lines: one rule per line of `search` (it
+/// ends here, it goes on with that line, or it has another line and then anything) and, for
+/// another line, one per character.
+fn differing(rules: &mut Rules, search: &str) -> String {
+    // All of `search`'s lines matched: only more lines differ.
+    let mut next = "more".to_string();
+    for line in lines(search).iter().rev() {
+        let other = other_line(rules, line);
+        next = rules.add(&format!(
+            "\"\" | {} {next} | {other} replace",
+            literal(&format!("{line}\n"))
+        ));
+    }
+    next
+}
+
+/// A rule for one line (with its `\n`) that is not `line`: it ends early, has another
+/// character somewhere, or goes on past `line`'s end.
+fn other_line(rules: &mut Rules, line: &str) -> String {
+    let mut next = rules.add("[^\\n] rline");
+    for c in line.chars().rev() {
+        next = rules.add(&format!(
+            "\"\\n\" | [^\\n{}] rline | {} {next}",
+            class_char(c),
+            literal(&c.to_string())
+        ));
+    }
+    next
+}
+
+/// `c` as written inside a GBNF character class.
+fn class_char(c: char) -> String {
+    match c {
+        ']' | '[' | '\\' | '^' | '-' | '"' => format!("\\x{:02X}", c as u32),
+        c if c.is_control() => format!("\\u{:04X}", c as u32),
+        c => c.to_string(),
+    }
+}
+
 /// The rule for one file's SEARCH text, or `None` when no line of it can start a unique run.
 fn search_rule(rules: &mut Rules, file: &PatchFile) -> Option<String> {
     let lines = lines(&file.text);
@@ -236,6 +306,59 @@ mod tests {
             parsed.edits[0].search,
             "    if not text:\n        return None\n"
         );
+    }
+
+    #[test]
+    fn asked_once_more_the_first_edit_must_change_its_search() {
+        let search = "    if not text:\n        return None\n";
+        let kept = vec![
+            ("pkg/loader.py".to_string(), search.to_string()),
+            ("pkg/loader.py".to_string(), "def read(path):\n".to_string()),
+        ];
+        let g = Grammar::parse(&patch_changing(&kept).unwrap()).unwrap();
+        let two = |first: &str, second: &str| {
+            format!(
+                "{}\n\n{}",
+                edit(search, first),
+                edit("def read(path):\n", second)
+            )
+        };
+        // The same lines back: refused, also with the second edit changed.
+        assert!(!g.accepts(&two(search, "def read(path):\n")));
+        assert!(!g.accepts(&two(search, "def read(path=None):\n")));
+        // A character changed, a line shorter or longer, lines dropped or added: accepted.
+        for replace in [
+            "    if not text:\n        return {}\n",
+            "    if not text:\n        return\n",
+            "    if not text:\n        return None  # empty\n",
+            "    if not text:\n",
+            "",
+            "    if not text:\n        return None\n    log(path)\n",
+            "    if text is None:\n        return None\n",
+            "\n        return None\n",
+        ] {
+            let answer = two(replace, "def read(path):\n");
+            assert!(g.accepts(&answer), "{answer}");
+            let parsed = parse_edits(&answer).unwrap();
+            assert_ne!(parsed.edits[0].replace, parsed.edits[0].search, "{answer}");
+        }
+        // Another SEARCH, another file, or one edit of the two: refused.
+        assert!(!g.accepts(&two("x\n", "y\n").replace("if not text", "if text")));
+        assert!(!g.accepts(&two("x\n", "y\n").replacen("pkg/loader.py", "pkg/other.py", 1)));
+        assert!(!g.accepts(&edit(search, "x\n")));
+        assert!(patch_changing(&[]).is_none());
+    }
+
+    #[test]
+    fn characters_special_in_a_class_are_escaped() {
+        let search = "a[\"-\\^]\r\n";
+        let kept = vec![("a.py".to_string(), search.to_string())];
+        let g = Grammar::parse(&patch_changing(&kept).unwrap()).unwrap();
+        let one = |replace: &str| format!("a.py\n{SEARCH}\n{search}{DIVIDER}\n{replace}{REPLACE}");
+        assert!(!g.accepts(&one(search)));
+        assert!(g.accepts(&one("a[\"-\\^]\n")));
+        assert!(g.accepts(&one("a[\"-\\]\r\n")));
+        assert!(g.accepts(&one("a(\"-\\^]\r\n")));
     }
 
     #[test]
