@@ -6,7 +6,8 @@
 //! starting points as a prefix tree over their first lines. A run that starting at line i would
 //! occur more than once (a blank line, a lone `return None`) must go on until it is unique —
 //! the start's literal holds the lines up to there — and a start that stays ambiguous for more
-//! than [`MAX_WIDEN`] lines is not offered. REPLACE is free text, bounded.
+//! than [`MAX_WIDEN`] lines is not offered. A run is bounded in length ([`SEARCH_CHUNK`]).
+//! REPLACE is free text, bounded.
 
 use std::collections::HashMap;
 
@@ -24,6 +25,10 @@ pub struct PatchFile {
 
 /// Lines a run may be widened by to make it unique.
 pub const MAX_WIDEN: usize = 12;
+/// A SEARCH run goes on at most to the end of the next chunk of this many lines after the one
+/// it starts in: at least this many lines more than its first, at most twice this (plus any
+/// widening).
+pub const SEARCH_CHUNK: usize = 20;
 /// Most edits in one answer.
 const MAX_EDITS: usize = 4;
 /// Most lines of one REPLACE.
@@ -184,18 +189,31 @@ fn search_rule(rules: &mut Rules, file: &PatchFile) -> Option<String> {
                 .any(|&(start, end)| start <= i + 1 && i < end)
     };
     let ends = search_starts(&file.text);
-    // Continuation rules, built from the last line up: line i, then optionally line i + 1's.
-    let mut next: HashMap<usize, String> = HashMap::new();
+    // Continuation rules, built from the last line up: line i, then optionally the next line's
+    // rule. A run may go on to the end of its start's chunk of lines and through the next chunk
+    // (`cross`), but no further (`stay`): without a bound, Gemma 3 270M copied a long function
+    // into SEARCH until its answer budget ran out, leaving no REPLACE.
+    let chunk = |i: usize| i / SEARCH_CHUNK;
+    let mut cross: HashMap<usize, String> = HashMap::new();
+    let mut stay: HashMap<usize, String> = HashMap::new();
     for i in (0..lines.len()).rev() {
         if !shown(i) {
             continue;
         }
-        let text = literal(&format!("{}\n", lines[i]));
-        let body = match next.get(&(i + 1)) {
-            Some(rule) => format!("{text} {rule}?"),
-            None => text,
+        let line = rules.add(&literal(&format!("{}\n", lines[i])));
+        let then = |rule: Option<&String>| match rule {
+            Some(rule) => format!("{line} {rule}?"),
+            None => line.clone(),
         };
-        next.insert(i, rules.add(&body));
+        let same_chunk = chunk(i + 1) == chunk(i);
+        let stay_body = then(stay.get(&(i + 1)).filter(|_| same_chunk));
+        let cross_body = then(if same_chunk {
+            cross.get(&(i + 1))
+        } else {
+            stay.get(&(i + 1))
+        });
+        stay.insert(i, rules.add(&stay_body));
+        cross.insert(i, rules.add(&cross_body));
     }
     let starts: Vec<(String, Option<String>)> = (0..lines.len())
         .filter_map(|i| {
@@ -204,7 +222,12 @@ fn search_rule(rules: &mut Rules, file: &PatchFile) -> Option<String> {
                 return None;
             }
             let run: String = lines[i..=end].iter().map(|l| format!("{l}\n")).collect();
-            Some((run, next.get(&(end + 1)).map(|rule| format!("{rule}?"))))
+            let then = match chunk(end + 1) - chunk(i) {
+                0 => cross.get(&(end + 1)),
+                1 => stay.get(&(end + 1)),
+                _ => None,
+            };
+            Some((run, then.map(|rule| format!("{rule}?"))))
         })
         .collect();
     if starts.is_empty() {
@@ -359,6 +382,31 @@ mod tests {
         assert!(g.accepts(&one("a[\"-\\^]\n")));
         assert!(g.accepts(&one("a[\"-\\]\r\n")));
         assert!(g.accepts(&one("a(\"-\\^]\r\n")));
+    }
+
+    #[test]
+    fn a_search_run_is_bounded_in_length() {
+        let text: String = (0..100).map(|i| format!("x{i} = {i}\n")).collect();
+        let long = PatchFile {
+            path: "a.py".into(),
+            text: text.clone(),
+            shown: vec![],
+        };
+        let g = Grammar::parse(&patch(&[long])).unwrap();
+        let run = |from: usize, lines: usize| -> String {
+            let search: String = (from..from + lines)
+                .map(|i| format!("x{i} = {i}\n"))
+                .collect();
+            format!("a.py\n{SEARCH}\n{search}{DIVIDER}\nx = 0\n{REPLACE}")
+        };
+        // From anywhere, the chunk's rest and one more chunk: at least SEARCH_CHUNK + 1 lines.
+        for from in [0, 7, 19, 20, 39, 55] {
+            assert!(g.accepts(&run(from, SEARCH_CHUNK + 1)), "from {from}");
+        }
+        // To the end of the next chunk, not a line past it.
+        assert!(g.accepts(&run(5, 2 * SEARCH_CHUNK - 5)));
+        assert!(!g.accepts(&run(5, 2 * SEARCH_CHUNK - 4)));
+        assert!(!g.accepts(&run(0, 100)));
     }
 
     #[test]
