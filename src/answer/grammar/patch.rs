@@ -101,9 +101,10 @@ pub fn patch(files: &[PatchFile]) -> String {
     }
     format!(
         "root ::= edit ( \"\\n\\n\" edit ){{0,{}}}\nedit ::= {}\n\
-         replace ::= rline{{0,{MAX_REPLACE_LINES}}}\nrline ::= [^\\n]{{0,{MAX_LINE}}} \"\\n\"\n{}",
+         replace ::= rline{{0,{MAX_REPLACE_LINES}}}\n{}{}",
         MAX_EDITS - 1,
         edits.join(" | "),
+        replace_lines(),
         rules.text()
     )
 }
@@ -132,9 +133,9 @@ pub fn patch_changing(kept: &[(String, String)]) -> Option<String> {
     }
     Some(format!(
         "root ::= {}\n\
-         replace ::= rline{{0,{MAX_REPLACE_LINES}}}\nmore ::= rline{{1,{MAX_REPLACE_LINES}}}\n\
-         rline ::= [^\\n]{{0,{MAX_LINE}}} \"\\n\"\n{}",
+         replace ::= rline{{0,{MAX_REPLACE_LINES}}}\nmore ::= rline{{1,{MAX_REPLACE_LINES}}}\n{}{}",
         edits.join(" \"\\n\\n\" "),
+        replace_lines(),
         rules.text()
     ))
 }
@@ -158,15 +159,49 @@ fn differing(rules: &mut Rules, search: &str) -> String {
 /// A rule for one line (with its `\n`) that is not `line`: it ends early, has another
 /// character somewhere, or goes on past `line`'s end.
 fn other_line(rules: &mut Rules, line: &str) -> String {
-    let mut next = rules.add("[^\\n] rline");
-    for c in line.chars().rev() {
+    if line.is_empty() {
+        return rules.add("[^\\n>] rest | \">\" gt1");
+    }
+    let mut next = rules.add("[^\\n] rest");
+    for (i, c) in line
+        .chars()
+        .enumerate()
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+    {
+        // A line may not start with the REPLACE marker's `>`s (see [`replace_lines`]).
+        let other = match (i, c) {
+            (0, '>') => "[^\\n>] rest".to_string(),
+            (0, c) => format!("[^\\n>{}] rest | \">\" gt1", class_char(c)),
+            (_, c) => format!("[^\\n{}] rest", class_char(c)),
+        };
         next = rules.add(&format!(
-            "\"\\n\" | [^\\n{}] rline | {} {next}",
-            class_char(c),
+            "\"\\n\" | {other} | {} {next}",
             literal(&c.to_string())
         ));
     }
     next
+}
+
+/// The rules of REPLACE lines: `rline`, a line that does not start with the seven `>` of the
+/// REPLACE marker, so a REPLACE block ends at its marker and nowhere else (Gemma 3 270M, made
+/// to change its REPLACE, wrote the marker and went on, and the block that the parser read,
+/// up to that first marker, was its SEARCH again); `rest`, the rest of a line.
+fn replace_lines() -> String {
+    let marker = REPLACE.chars().take_while(|&c| c == '>').count();
+    let mut text = format!(
+        "rest ::= [^\\n]{{0,{MAX_LINE}}} \"\\n\"\nrline ::= \"\\n\" | [^\\n>] rest | \">\" gt1\n"
+    );
+    for k in 1..marker {
+        let deeper = if k + 1 < marker {
+            format!(" | \">\" gt{}", k + 1)
+        } else {
+            String::new()
+        };
+        text.push_str(&format!("gt{k} ::= \"\\n\" | [^\\n>] rest{deeper}\n"));
+    }
+    text
 }
 
 /// `c` as written inside a GBNF character class.
@@ -370,6 +405,36 @@ mod tests {
         assert!(!g.accepts(&two("x\n", "y\n").replacen("pkg/loader.py", "pkg/other.py", 1)));
         assert!(!g.accepts(&edit(search, "x\n")));
         assert!(patch_changing(&[]).is_none());
+    }
+
+    #[test]
+    fn a_replace_line_cannot_be_its_end_marker() {
+        let search = "    return a - b\n\n";
+        let kept = vec![("calc.py".to_string(), search.to_string())];
+        let changing = Grammar::parse(&patch_changing(&kept).unwrap()).unwrap();
+        let calc = PatchFile {
+            path: "calc.py".into(),
+            text: format!("def sub(a, b):\n{search}x = 1\n"),
+            shown: vec![],
+        };
+        let free = Grammar::parse(&patch(&[calc])).unwrap();
+        let one =
+            |replace: &str| format!("calc.py\n{SEARCH}\n{search}{DIVIDER}\n{replace}{REPLACE}");
+        // The SEARCH again, then the marker and more: the parser would read the SEARCH back.
+        let sneaky = one(&format!("{search}{REPLACE}\n    return a + b\n"));
+        assert!(!changing.accepts(&sneaky));
+        assert!(!free.accepts(&sneaky));
+        // Lines that start with fewer `>`, or hold them later, are fine.
+        for replace in [
+            "    return a + b\n>>>>>> x\n\n",
+            "    x = '>>>>>>>'\n\n",
+            ">\n\n",
+        ] {
+            assert!(changing.accepts(&one(replace)), "{replace:?}");
+            assert!(free.accepts(&one(replace)), "{replace:?}");
+        }
+        // An empty line of the SEARCH may not become the marker either.
+        assert!(!changing.accepts(&one(&format!("    return a - b\n{REPLACE}\n"))));
     }
 
     #[test]
