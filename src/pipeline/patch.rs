@@ -230,8 +230,8 @@ impl StageKind for PatchStage {
                 let mut transcript = PatchStage::prompt(pipeline, locations)?;
                 transcript.push(Message::assistant(answer.to_string()));
                 transcript.push(Message::user(CHANGE_SOMETHING.to_string()));
-                let grammar = PatchStage::grammar_for(pipeline, locations)
-                    .map(|free| PatchStage::changing_grammar(pipeline, answer).unwrap_or(free));
+                let grammar = PatchStage::changing_grammar(pipeline, answer)
+                    .or_else(|| PatchStage::grammar_for(pipeline, locations));
                 pipeline.temperature[i] = Some(hotter);
                 let again = pipeline.continue_candidate(
                     Stage::Patch,

@@ -163,15 +163,9 @@ fn other_line(rules: &mut Rules, line: &str) -> String {
         return rules.add("[^\\n>] rest | \">\" gt1");
     }
     let mut next = rules.add("[^\\n] rest");
-    for (i, c) in line
-        .chars()
-        .enumerate()
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-    {
+    for (at, c) in line.char_indices().rev() {
         // A line may not start with the REPLACE marker's `>`s (see [`replace_lines`]).
-        let other = match (i, c) {
+        let other = match (at, c) {
             (0, '>') => "[^\\n>] rest".to_string(),
             (0, c) => format!("[^\\n>{}] rest | \">\" gt1", class_char(c)),
             (_, c) => format!("[^\\n{}] rest", class_char(c)),
