@@ -64,13 +64,17 @@ pub const SEARCH: &str = "<<<<<<< SEARCH";
 pub const DIVIDER: &str = "=======";
 pub const REPLACE: &str = ">>>>>>> REPLACE";
 
+/// A marker line, trimmed, is a run of at least this many of its character, then its word in
+/// any case (`>>>>>>>> replace` too): the patch grammar keeps REPLACE lines from starting so.
+pub const MARKER_RUN: usize = 5;
+
 fn is_marker(line: &str, ch: char, word: &str) -> bool {
     let line = line.trim();
     let run = line.chars().take_while(|&c| c == ch).count();
-    run >= 5 && line[run..].trim().eq_ignore_ascii_case(word)
+    run >= MARKER_RUN && line[run..].trim().eq_ignore_ascii_case(word)
 }
 
-fn is_search(line: &str) -> bool {
+pub(crate) fn is_search(line: &str) -> bool {
     is_marker(line, '<', "SEARCH")
 }
 
@@ -78,7 +82,7 @@ fn is_divider(line: &str) -> bool {
     is_marker(line, '=', "")
 }
 
-fn is_replace(line: &str) -> bool {
+pub(crate) fn is_replace(line: &str) -> bool {
     is_marker(line, '>', "REPLACE")
 }
 

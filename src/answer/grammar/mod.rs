@@ -8,6 +8,7 @@
 
 mod localize;
 mod patch;
+mod replace;
 mod understand;
 mod verify;
 

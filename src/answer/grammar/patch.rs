@@ -7,10 +7,11 @@
 //! occur more than once (a blank line, a lone `return None`) must go on until it is unique —
 //! the start's literal holds the lines up to there — and a start that stays ambiguous for more
 //! than [`MAX_WIDEN`] lines is not offered. A run is bounded in length ([`SEARCH_CHUNK`]).
-//! REPLACE is free text, bounded.
+//! REPLACE is free text, bounded, whose lines cannot start like a marker ([`super::replace`]).
 
 use std::collections::HashMap;
 
+use super::replace::{line_rules, other_line};
 use super::{Rules, literal};
 use crate::answer::edits::{DIVIDER, REPLACE, SEARCH};
 
@@ -33,8 +34,6 @@ pub const SEARCH_CHUNK: usize = 20;
 const MAX_EDITS: usize = 4;
 /// Most lines of one REPLACE.
 const MAX_REPLACE_LINES: usize = 120;
-/// Most characters of one REPLACE line.
-const MAX_LINE: usize = 400;
 
 /// The file's lines, each without its `\n` (a `\r` stays: SEARCH must match byte for byte).
 fn lines(text: &str) -> Vec<&str> {
@@ -104,7 +103,7 @@ pub fn patch(files: &[PatchFile]) -> String {
          replace ::= rline{{0,{MAX_REPLACE_LINES}}}\n{}{}",
         MAX_EDITS - 1,
         edits.join(" | "),
-        replace_lines(),
+        line_rules(),
         rules.text()
     )
 }
@@ -135,7 +134,7 @@ pub fn patch_changing(kept: &[(String, String)]) -> Option<String> {
         "root ::= {}\n\
          replace ::= rline{{0,{MAX_REPLACE_LINES}}}\nmore ::= rline{{1,{MAX_REPLACE_LINES}}}\n{}{}",
         edits.join(" \"\\n\\n\" "),
-        replace_lines(),
+        line_rules(),
         rules.text()
     ))
 }
@@ -154,57 +153,6 @@ fn differing(rules: &mut Rules, search: &str) -> String {
         ));
     }
     next
-}
-
-/// A rule for one line (with its `\n`) that is not `line`: it ends early, has another
-/// character somewhere, or goes on past `line`'s end.
-fn other_line(rules: &mut Rules, line: &str) -> String {
-    if line.is_empty() {
-        return rules.add("[^\\n>] rest | \">\" gt1");
-    }
-    let mut next = rules.add("[^\\n] rest");
-    for (at, c) in line.char_indices().rev() {
-        // A line may not start with the REPLACE marker's `>`s (see [`replace_lines`]).
-        let other = match (at, c) {
-            (0, '>') => "[^\\n>] rest".to_string(),
-            (0, c) => format!("[^\\n>{}] rest | \">\" gt1", class_char(c)),
-            (_, c) => format!("[^\\n{}] rest", class_char(c)),
-        };
-        next = rules.add(&format!(
-            "\"\\n\" | {other} | {} {next}",
-            literal(&c.to_string())
-        ));
-    }
-    next
-}
-
-/// The rules of REPLACE lines: `rline`, a line that does not start with the seven `>` of the
-/// REPLACE marker, so a REPLACE block ends at its marker and nowhere else (Gemma 3 270M, made
-/// to change its REPLACE, wrote the marker and went on, and the block that the parser read,
-/// up to that first marker, was its SEARCH again); `rest`, the rest of a line.
-fn replace_lines() -> String {
-    let marker = REPLACE.chars().take_while(|&c| c == '>').count();
-    let mut text = format!(
-        "rest ::= [^\\n]{{0,{MAX_LINE}}} \"\\n\"\nrline ::= \"\\n\" | [^\\n>] rest | \">\" gt1\n"
-    );
-    for k in 1..marker {
-        let deeper = if k + 1 < marker {
-            format!(" | \">\" gt{}", k + 1)
-        } else {
-            String::new()
-        };
-        text.push_str(&format!("gt{k} ::= \"\\n\" | [^\\n>] rest{deeper}\n"));
-    }
-    text
-}
-
-/// `c` as written inside a GBNF character class.
-fn class_char(c: char) -> String {
-    match c {
-        ']' | '[' | '\\' | '^' | '-' | '"' => format!("\\x{:02X}", c as u32),
-        c if c.is_control() => format!("\\u{:04X}", c as u32),
-        c => c.to_string(),
-    }
 }
 
 /// The rule for one file's SEARCH text, or `None` when no line of it can start a unique run.
@@ -418,9 +366,18 @@ mod tests {
         let sneaky = one(&format!("{search}{REPLACE}\n    return a + b\n"));
         assert!(!changing.accepts(&sneaky));
         assert!(!free.accepts(&sneaky));
+        // Nor anything else the parser reads as a marker: Gemma 3 270M wrote `>>>>>>replace`.
+        for replace in [
+            format!("{search}>>>>>>replace\n    more\n"),
+            "    return a + b\n    >>>>>> x\n\n".to_string(),
+            format!("    return a + b\n{SEARCH}\n"),
+        ] {
+            assert!(!changing.accepts(&one(&replace)), "{replace:?}");
+            assert!(!free.accepts(&one(&replace)), "{replace:?}");
+        }
         // Lines that start with fewer `>`, or hold them later, are fine.
         for replace in [
-            "    return a + b\n>>>>>> x\n\n",
+            "    return a + b\n>>>> x\n\n",
             "    x = '>>>>>>>'\n\n",
             ">\n\n",
         ] {
