@@ -860,3 +860,34 @@ fn a_prompt_past_the_trained_context_is_noted_beside_the_answer() {
         out[0].notes
     );
 }
+
+/// `ponder fix --model` writes the session's header while the weights load in the background:
+/// its engine must decide whether candidates think exactly as the loaded engine does.
+#[test]
+fn the_background_engine_reasons_as_the_loaded_one() {
+    use ponder::event::ThinkMode;
+    use ponder::model::llama::background::BackgroundEngine;
+    for arch in [Arch::Llama, Arch::Qwen2] {
+        let (_dir, path) = tiny(arch);
+        for template in [None, Some("chatml")] {
+            let config = LlamaConfig {
+                chat_template: template.map(str::to_string),
+                ..config(&path)
+            };
+            let background = BackgroundEngine::start(config.clone(), Default::default()).unwrap();
+            let loaded = LlamaEngine::load(config).unwrap();
+            for mode in [
+                ThinkMode::Auto,
+                ThinkMode::On,
+                ThinkMode::Off,
+                ThinkMode::Brief,
+            ] {
+                assert_eq!(
+                    background.reasoning(mode),
+                    loaded.reasoning(mode),
+                    "{arch:?}, {template:?}, {mode:?}"
+                );
+            }
+        }
+    }
+}

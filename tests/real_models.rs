@@ -183,11 +183,35 @@ fn gemma3_fixes_the_demo_end_to_end() {
 fn instruct_models_answer_directly_and_say_why() {
     for file in [SMOLLM2, GEMMA3] {
         let Some(path) = model(file) else { return };
+        // `ponder fix --model` loads in the background and writes the session's header before
+        // the weights are in: it must decide as the loaded engine does (it once asked every
+        // model for <think> tags).
+        let background = ponder::model::llama::background::BackgroundEngine::start(
+            LlamaConfig {
+                model: Some(path.clone()),
+                n_ctx: 16384,
+                ..LlamaConfig::default()
+            },
+            Default::default(),
+        )
+        .unwrap();
         let engine = engine(path);
         let reasoning = engine.reasoning(ThinkMode::Auto);
         assert!(!reasoning.thinks, "{file}: {reasoning:?}");
         assert!(reasoning.why.contains("<think>"), "{file}: {reasoning:?}");
         assert!(engine.reasoning(ThinkMode::On).thinks);
+        for mode in [
+            ThinkMode::Auto,
+            ThinkMode::On,
+            ThinkMode::Off,
+            ThinkMode::Brief,
+        ] {
+            assert_eq!(
+                background.reasoning(mode),
+                engine.reasoning(mode),
+                "{file}, {mode:?}"
+            );
+        }
     }
 }
 

@@ -104,6 +104,8 @@ pub struct ModelMetadata {
     pub value_length: Option<u64>,
     pub vocab_size: Option<u64>,
     pub chat_template: Option<String>,
+    /// The vocabulary holds both `<think>` and `</think>`: a sign of a reasoning model.
+    pub think_tokens: bool,
     pub file_bytes: u64,
 }
 
@@ -191,6 +193,12 @@ pub fn metadata(header: &GgufHeader, file_bytes: u64) -> Result<ModelMetadata> {
         Some(Value::Array { len, .. }) => Some(*len),
         _ => number("vocab_size"),
     };
+    let think_tokens = match header.metadata.get("tokenizer.ggml.tokens") {
+        Some(Value::Array { strings, .. }) => ["<think>", "</think>"]
+            .iter()
+            .all(|tag| strings.iter().any(|s| s == tag)),
+        _ => false,
+    };
     Ok(ModelMetadata {
         name: text("general.name"),
         // Saturating: a hostile header's dimensions overflow a plain sum.
@@ -213,6 +221,7 @@ pub fn metadata(header: &GgufHeader, file_bytes: u64) -> Result<ModelMetadata> {
         value_length: number("attention.value_length"),
         vocab_size,
         chat_template: text("tokenizer.chat_template"),
+        think_tokens,
         architecture,
         file_bytes,
     })

@@ -61,6 +61,10 @@ impl Engine for Recorded {
         self.inner.parameters()
     }
 
+    fn reasoning(&self, mode: crate::event::ThinkMode) -> crate::event::Reasoning {
+        self.inner.reasoning(mode)
+    }
+
     fn prompt_tokens(&self, messages: &[crate::model::Message]) -> Option<u32> {
         self.inner.prompt_tokens(messages)
     }

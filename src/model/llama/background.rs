@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Result, anyhow};
 
 use super::{LlamaConfig, LlamaEngine, LoadOptions, describe, plan_for};
-use crate::event::{Control, EngineInfo, EngineSource};
+use crate::event::{Control, EngineInfo, EngineSource, Reasoning, ThinkMode};
 use crate::model::{Engine, GenerateRequest, Generation, JudgeRequest, Message, TokenSink};
 
 /// How far a background load has got; shared with whoever shows it.
@@ -65,6 +65,9 @@ pub struct BackgroundEngine {
     /// The model's parameter count, read from the GGUF before loading.
     parameters: u64,
     source: Option<EngineSource>,
+    /// Why the model reasons in `<think>` tags, if it does: known from the header, as the
+    /// loaded engine will know it, so the session's header need not wait for the weights.
+    knows_think: Option<String>,
     progress: Arc<LoadProgress>,
     state: Arc<(Mutex<State>, Condvar)>,
 }
@@ -82,6 +85,7 @@ impl BackgroundEngine {
             device: Some(memory.device.clone()),
         };
         let source = super::source(&config);
+        let knows_think = super::prompt::knows_think(config.chat_template.as_deref(), &meta);
         let progress = Arc::new(LoadProgress::default());
         let state = Arc::new((Mutex::new(State::Loading), Condvar::new()));
         let (report, shared) = (progress.clone(), state.clone());
@@ -113,6 +117,7 @@ impl BackgroundEngine {
             info,
             parameters: meta.parameters,
             source,
+            knows_think,
             progress,
             state,
         })
@@ -171,6 +176,10 @@ impl Engine for BackgroundEngine {
 
     fn parameters(&self) -> Option<u64> {
         Some(self.parameters)
+    }
+
+    fn reasoning(&self, mode: ThinkMode) -> Reasoning {
+        super::prompt::reasoning(self.knows_think.as_deref(), mode)
     }
 
     fn generate(

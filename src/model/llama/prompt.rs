@@ -48,7 +48,7 @@ impl PromptFormat {
         };
         let (format, chosen, fam): (Format, String, Option<&Family>) =
             match (over, &meta.chat_template) {
-                (Some(text), _) if text.contains("{{") || text.contains("{%") => (
+                (Some(text), _) if is_jinja(text) => (
                     jinja(text),
                     "the chat_template of the config (Jinja)".to_string(),
                     family::of_template(text),
@@ -84,24 +84,7 @@ impl PromptFormat {
                     ),
                 },
             };
-        let template_text = match &format {
-            Format::Jinja(t) => Some(t.source.as_str()),
-            Format::Builtin(_) => None,
-        };
-        let knows_think = match template_text {
-            Some(text) if text.contains("<think>") => {
-                Some("the chat template writes <think>".to_string())
-            }
-            Some(text)
-                if text.contains("reasoning_content") || text.contains("enable_thinking") =>
-            {
-                Some("the chat template handles reasoning_content".to_string())
-            }
-            _ if is_token("<think>") && is_token("</think>") => {
-                Some("the vocabulary has <think> and </think> tokens".to_string())
-            }
-            _ => None,
-        };
+        let knows_think = knows_think(over, meta);
         let mut end_of_turn: Vec<String> = fam
             .map(|f| f.end_of_turn.iter().map(|s| s.to_string()).collect())
             .unwrap_or_default();
@@ -119,24 +102,7 @@ impl PromptFormat {
 
     /// Whether candidates think under `mode`, and why.
     pub(super) fn reasoning(&self, mode: ThinkMode) -> Reasoning {
-        let (thinks, why) = match (mode, &self.knows_think) {
-            (ThinkMode::On, _) => (true, "think = on".to_string()),
-            (ThinkMode::Brief, _) => (true, "think = brief".to_string()),
-            (ThinkMode::Off, _) => (false, "think = off".to_string()),
-            (ThinkMode::Auto, Some(why)) => (true, format!("a reasoning model: {why}")),
-            (ThinkMode::Auto, None) => (
-                false,
-                "an instruct model that answers directly: neither its chat template nor its \
-                 vocabulary knows <think>"
-                    .to_string(),
-            ),
-        };
-        Reasoning {
-            mode,
-            thinks,
-            brief: mode == ThinkMode::Brief,
-            why,
-        }
+        reasoning(self.knows_think.as_deref(), mode)
     }
 
     /// Renders `messages` with the generation prompt.
@@ -154,6 +120,58 @@ impl PromptFormat {
             Format::Builtin(name) => builtin(model, name, messages),
         }
     }
+}
+
+/// Why a model reasons in `<think>` tags, when it does, from the GGUF header alone (so it is
+/// known before the weights load): the Jinja template its prompts are rendered with — the
+/// config's `chat_template` when that is Jinja, else the model's own, none when the config
+/// names a built-in — writes `<think>` or handles `reasoning_content`, or the vocabulary holds
+/// both `<think>` and `</think>`.
+pub(super) fn knows_think(over: Option<&str>, meta: &ModelMetadata) -> Option<String> {
+    let template = match over {
+        Some(text) if is_jinja(text) => Some(text),
+        Some(_) => None,
+        None => meta.chat_template.as_deref(),
+    };
+    match template {
+        Some(text) if text.contains("<think>") => {
+            Some("the chat template writes <think>".to_string())
+        }
+        Some(text) if text.contains("reasoning_content") || text.contains("enable_thinking") => {
+            Some("the chat template handles reasoning_content".to_string())
+        }
+        _ if meta.think_tokens => {
+            Some("the vocabulary has <think> and </think> tokens".to_string())
+        }
+        _ => None,
+    }
+}
+
+/// Whether candidates think under `mode`, given why the model reasons (if it does).
+pub(super) fn reasoning(knows_think: Option<&str>, mode: ThinkMode) -> Reasoning {
+    let (thinks, why) = match (mode, knows_think) {
+        (ThinkMode::On, _) => (true, "think = on".to_string()),
+        (ThinkMode::Brief, _) => (true, "think = brief".to_string()),
+        (ThinkMode::Off, _) => (false, "think = off".to_string()),
+        (ThinkMode::Auto, Some(why)) => (true, format!("a reasoning model: {why}")),
+        (ThinkMode::Auto, None) => (
+            false,
+            "an instruct model that answers directly: neither its chat template nor its \
+             vocabulary knows <think>"
+                .to_string(),
+        ),
+    };
+    Reasoning {
+        mode,
+        thinks,
+        brief: mode == ThinkMode::Brief,
+        why,
+    }
+}
+
+/// A config `chat_template` holding Jinja, not a built-in's name.
+fn is_jinja(text: &str) -> bool {
+    text.contains("{{") || text.contains("{%")
 }
 
 fn builtin(model: &LlamaModel, template: &str, messages: &[Message]) -> Result<String> {
