@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Builds SWE-bench Lite instance sets for `ponder eval shortlist`, outside the repository.
+
+    scripts/lite.py --lite swe-bench-lite.json --repos DIR --out DIR
+
+`--lite` is the Lite test split as one JSON list (`swe-bench-lite.json` in ivan4722/csvtransfer at
+commit 9039a5db8b617ae6cf2c63bc08c295958c8a4968, a copy of princeton-nlp/SWE-bench_Lite).
+`--repos` holds a git clone (bare or not, with history) of each repository, named
+`owner+name`, `owner__name` or `owner+name/repo`; repositories without one are left out and named.
+
+It writes into `--out`:
+  - `dev.jsonl`: Lite's django, scikit-learn and matplotlib instances, to develop on;
+  - `heldout.jsonl`: Lite's other repositories but the four of ../shared/eval, kept for measuring;
+  - `prepare.sh INSTANCE_ID DEST`: a checkout of the instance's base commit (objects shared with
+    the clone, nothing copied), the contract of ../shared/eval/prepare.sh.
+
+Rows follow ../shared/eval/instances.jsonl: instance_id, repo, base_commit, splits,
+problem_statement, gold_patch, gold_files, test_patch, FAIL_TO_PASS, PASS_TO_PASS, version.
+Nothing here belongs in the repository: the output folder is a cache.
+"""
+
+import argparse
+import json
+import os
+import re
+import stat
+import sys
+
+# The repositories of ../shared/eval: developed on since the start, in neither set.
+EVAL = {"psf/requests", "pallets/flask", "pylint-dev/pylint", "mwaskom/seaborn"}
+# Lite repositories added to development (issue 18).
+DEV = {"django/django", "scikit-learn/scikit-learn", "matplotlib/matplotlib"}
+
+PREPARE = r"""#!/usr/bin/env bash
+# Written by scripts/lite.py: checks out an instance's base commit from the clones it was given.
+set -euo pipefail
+if [ $# -ne 2 ]; then echo "usage: prepare.sh INSTANCE_ID DEST_DIR" >&2; exit 1; fi
+here="$(cd "$(dirname "$0")" && pwd)"
+line="$(grep -h "\"instance_id\": \"$1\"" "$here"/dev.jsonl "$here"/heldout.jsonl | head -n 1 || true)"
+if [ -z "$line" ]; then echo "prepare.sh: unknown instance $1" >&2; exit 1; fi
+repo="$(printf '%s' "$line" | python3 -c 'import json,sys; print(json.load(sys.stdin)["repo"])')"
+base="$(printf '%s' "$line" | python3 -c 'import json,sys; print(json.load(sys.stdin)["base_commit"])')"
+src="$(grep -F "$repo " "$here/clones.txt" | cut -d' ' -f2-)"
+if [ -e "$2" ] && [ -n "$(ls -A "$2")" ]; then echo "prepare.sh: $2 is not empty" >&2; exit 1; fi
+git clone -q --shared --no-checkout "$src" "$2" >&2
+git -C "$2" -c advice.detachedHead=false checkout -q -B base "$base" >&2
+cd "$2" && pwd
+"""
+
+
+def gold_files(patch):
+    return [m.group(1) for m in re.finditer(r"^diff --git a/(\S+) b/", patch, re.M)]
+
+
+def clone_of(repos, repo):
+    owner, name = repo.split("/")
+    for candidate in (f"{owner}+{name}/repo", f"{owner}+{name}", f"{owner}__{name}", name):
+        path = os.path.join(repos, candidate)
+        if os.path.isdir(path):
+            return os.path.abspath(path)
+    return None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lite", required=True)
+    parser.add_argument("--repos", required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    with open(args.lite) as f:
+        rows = json.load(f)
+    os.makedirs(args.out, exist_ok=True)
+    clones, missing = {}, set()
+    sets = {"dev": [], "heldout": []}
+    for row in rows:
+        repo = row["repo"]
+        if repo in EVAL:
+            continue
+        if repo not in clones and repo not in missing:
+            path = clone_of(args.repos, repo)
+            if path is None:
+                missing.add(repo)
+            else:
+                clones[repo] = path
+        if repo in missing:
+            continue
+        out = {
+            "instance_id": row["instance_id"],
+            "repo": repo,
+            "base_commit": row["base_commit"],
+            "splits": ["lite"],
+            "problem_statement": row["problem_statement"],
+            "gold_patch": row["patch"],
+            "gold_files": gold_files(row["patch"]),
+            "test_patch": row["test_patch"],
+            "FAIL_TO_PASS": json.loads(row["FAIL_TO_PASS"]),
+            "PASS_TO_PASS": json.loads(row["PASS_TO_PASS"]),
+            "version": row["version"],
+        }
+        sets["dev" if repo in DEV else "heldout"].append(out)
+    for name, items in sets.items():
+        items.sort(key=lambda r: r["instance_id"])
+        with open(os.path.join(args.out, f"{name}.jsonl"), "w") as f:
+            for item in items:
+                f.write(json.dumps(item) + "\n")
+        print(f"{name}.jsonl: {len(items)} instances", file=sys.stderr)
+    with open(os.path.join(args.out, "clones.txt"), "w") as f:
+        for repo, path in sorted(clones.items()):
+            f.write(f"{repo} {path}\n")
+    prepare = os.path.join(args.out, "prepare.sh")
+    with open(prepare, "w") as f:
+        f.write(PREPARE)
+    os.chmod(prepare, os.stat(prepare).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    for repo in sorted(missing):
+        print(f"no clone of {repo} in {args.repos}: its instances are left out", file=sys.stderr)
+    print(os.path.abspath(args.out))
+
+
+if __name__ == "__main__":
+    main()
