@@ -529,3 +529,85 @@ fn a_small_local_model_answers_understand_from_the_shortlist() {
         assert_eq!(noted, narrowed, "{parameters:?}");
     }
 }
+
+/// An issue with an example that raises the exception it names: ponder offers the example as a
+/// reproduction beside the model's scripts, and it verifies the patch when the model's script
+/// cannot.
+#[test]
+fn the_issues_own_example_reproduces_it_when_the_models_script_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    support::fixture_repo(
+        dir.path(),
+        &[("calc.py", "def div(a, b):\n    return a / b\n")],
+    );
+    let script = r#"
+[[response]]
+stage = "understand"
+score = 0.9
+text = '''["calc.py"]'''
+
+[[response]]
+stage = "localize"
+score = 0.8
+text = '''[{"file": "calc.py", "class": null, "function": "div", "start": 1, "end": 2}]'''
+
+[[response]]
+stage = "patch"
+score = 0.7
+text = '''calc.py
+<<<<<<< SEARCH
+    return a / b
+=======
+    return None if b == 0 else a / b
+>>>>>>> REPLACE
+'''
+
+[[response]]
+stage = "verify"
+score = 0.6
+text = '''```python
+print("Issue resolved")
+```
+'''
+"#;
+    let engine = ScriptedEngine::from_toml(script, "test").unwrap();
+    let issue = "# div by zero raises\n\nThis raises ZeroDivisionError instead of giving None:\n\n\
+                 ```python\nfrom calc import div\nprint(div(1, 0))\n```\n";
+    let (events, outcome) = support::run_session(dir.path(), issue, settings(), Box::new(engine));
+    assert_eq!(outcome, Outcome::Verified { beam: 0 }, "{outcome:?}");
+    let example = events
+        .iter()
+        .find_map(|e| match &e.event {
+            Event::CandidateFinished {
+                stage: Stage::Verify,
+                beam,
+                answer,
+                notes,
+                ..
+            } if notes.iter().any(|n| n == pipeline::ISSUE_EXAMPLE) => {
+                Some((*beam, answer.clone()))
+            }
+            _ => None,
+        })
+        .expect("the issue's example is offered as a verify candidate");
+    assert!(example.1.contains("ZeroDivisionError"), "{}", example.1);
+    let ran = |tree: ponder::event::Tree| {
+        events.iter().find_map(|e| match &e.event {
+            Event::TestRun {
+                repro: Some(r),
+                tree: t,
+                outcome,
+                ..
+            } if *r == example.0 && *t == tree => Some(*outcome),
+            _ => None,
+        })
+    };
+    assert_eq!(
+        ran(ponder::event::Tree::Original),
+        Some(TestOutcome::Reproduced)
+    );
+    assert_eq!(
+        ran(ponder::event::Tree::Patched),
+        Some(TestOutcome::Resolved)
+    );
+}

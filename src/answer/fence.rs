@@ -57,6 +57,15 @@ fn closing_fence(body: &str) -> Option<(usize, usize)> {
     Some((start, at + 3))
 }
 
+/// Every closed fenced block of `text`, in order: its info string (`python`, empty) and body.
+pub fn closed_blocks(text: &str) -> Vec<(&str, &str)> {
+    blocks(text)
+        .into_iter()
+        .filter(|b| b.closed)
+        .map(|b| (b.tag, b.body))
+        .collect()
+}
+
 /// The body of a fenced code block, preferring a closed one tagged `lang` (any case, `py` for
 /// `python`), then any closed block, then an unclosed one tagged `lang`, then any.
 pub fn code_block<'a>(answer: &'a str, lang: &str) -> Option<&'a str> {

@@ -10,6 +10,7 @@
 mod edits;
 mod fence;
 pub mod grammar;
+pub mod issue_example;
 mod json;
 mod localize;
 pub mod paths;

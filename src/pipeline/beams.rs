@@ -12,6 +12,9 @@ use super::{EmitSink, Pipeline};
 use crate::event::{Beam, Event, GateDecision, RerollOptions, Stage};
 use crate::model::{GenerateRequest, Generation, Judge, JudgeRequest, Message, Sampling};
 
+/// The note on a candidate whose answer the user wrote.
+pub const USER_ANSWER: &str = "answer written by the user";
+
 /// One stage of the search: how to prompt from a parent beam and what an answer means.
 pub(crate) trait StageKind {
     /// What a kept beam of the previous stage carries into this one.
@@ -43,6 +46,12 @@ pub(crate) trait StageKind {
     fn judged(_data: &Self::Data) -> Option<&str> {
         None
     }
+
+    /// Answers ponder itself offers beside the model's (once per stage, from the first parent),
+    /// each with the note that says who wrote it.
+    fn offered(_pipeline: &Pipeline, _parent: &Self::Parent) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }
 
 /// A candidate of a stage.
@@ -71,8 +80,15 @@ impl Pipeline {
         parents: &[(Option<Beam>, K::Parent)],
     ) -> Result<Vec<Kept<K::Data>>> {
         let mut candidates: Vec<Candidate<K::Data>> = Vec::new();
+        let mut offered = parents
+            .first()
+            .map(|(_, parent)| K::offered(self, parent))
+            .unwrap_or_default();
         loop {
             self.expand::<K>(parents, &mut candidates)?;
+            for (answer, note) in std::mem::take(&mut offered) {
+                self.add_written::<K>(parents, &mut candidates, &answer, note);
+            }
             K::merge(self, &mut candidates);
             // `None` is a re-roll: generate more candidates, then select again.
             if let Some(kept) = self.select_and_gate::<K>(parents, &mut candidates)? {
@@ -162,7 +178,8 @@ impl Pipeline {
                 self.apply_edit::<K>(parents, candidates, *beam, answer);
             }
             for answer in &steering.answers {
-                self.add_answer::<K>(parents, candidates, answer);
+                let note = USER_ANSWER.to_string();
+                self.add_written::<K>(parents, candidates, answer, note);
             }
             let scored: Vec<Scored> = candidates
                 .iter()
@@ -264,12 +281,14 @@ impl Pipeline {
         }
     }
 
-    /// Adds an answer the user wrote as a new candidate of the stage, parsed and scored.
-    fn add_answer<K: StageKind>(
+    /// Adds an answer the model did not write (the user's, or one ponder offers) as a new
+    /// candidate of the stage, parsed and scored; `note` says who wrote it.
+    fn add_written<K: StageKind>(
         &mut self,
         parents: &[(Option<Beam>, K::Parent)],
         candidates: &mut Vec<Candidate<K::Data>>,
         answer: &str,
+        note: String,
     ) {
         let stage = K::STAGE;
         let Some((parent, carried)) = parents.first() else {
@@ -289,7 +308,7 @@ impl Pipeline {
             think_tokens: 0,
             answer_tokens: 0,
             forced_answer: false,
-            notes: vec!["answer written by the user".to_string()],
+            notes: vec![note],
         });
         let data = K::parse(self, beam, answer, carried).map_err(|err| {
             let message = format!("{err:#}");

@@ -17,8 +17,10 @@ pub mod simulate;
 mod understand;
 mod verify;
 
+pub use beams::USER_ANSWER;
 pub use edit::{Applied, Edit, FileChange, Matching, apply_edit, apply_edits, unified_diff};
 pub use select::{Scored, Selection, confident, select};
+pub use verify::ISSUE_EXAMPLE;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

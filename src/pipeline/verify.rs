@@ -32,6 +32,9 @@ pub(crate) struct Verified {
     pub reason: String,
 }
 
+/// The note on the verify candidate ponder writes from the issue's own example.
+pub const ISSUE_EXAMPLE: &str = "written by ponder from the issue's own example, not by the model";
+
 /// A reproduction script that reproduces the issue on the original code.
 #[derive(Debug, Clone)]
 pub(crate) struct Repro {
@@ -55,6 +58,23 @@ impl StageKind for ReproStage {
 
     fn grammar(_: &Pipeline, _: &String) -> Option<String> {
         Some(grammar::python_block())
+    }
+
+    /// The issue's own example, when it has one and names the exception it raises.
+    fn offered(pipeline: &Pipeline, _: &String) -> Vec<(String, String)> {
+        let issue = format!("{}\n\n{}", pipeline.issue.title, pipeline.issue.body);
+        answer::issue_example::find(&issue)
+            .map(|example| {
+                (
+                    format!(
+                        "```python\n{}```\n",
+                        answer::issue_example::script(&example)
+                    ),
+                    ISSUE_EXAMPLE.to_string(),
+                )
+            })
+            .into_iter()
+            .collect()
     }
 
     fn parse(pipeline: &mut Pipeline, beam: Beam, answer: &str, _: &String) -> Result<Repro> {

@@ -55,3 +55,8 @@ pub use tree::{compressed_tree, fitted_tree};
 pub use vendored::Vendored;
 pub use workspace::{MAX_FILE_BYTES, SkipReason, Skipped, Workspace};
 pub use worktree::{Worktree, remove_stale};
+
+/// True when `text` parses as Python with no syntax error (tree-sitter's reading).
+pub(crate) fn python_parses(text: &str) -> bool {
+    !parse::parse(lang::Lang::Python, text).has_errors
+}

@@ -4,11 +4,16 @@
 //!
 //! An answer is usable when it parsed and checked out (its paths exist, its SEARCH applied). A
 //! reproduction script that ran but did not reproduce the issue was usable; so was a patch merged
-//! into an identical one.
+//! into an identical one. Candidates the model did not write (the user's answers, the issue's own
+//! example that ponder offers as a reproduction) are left out of these counts; the issue's
+//! example is counted apart.
 
 use serde_json::{Value, json};
 
-use crate::event::{Envelope, Event, Stage, TestKind, TestOutcome, Tree};
+use std::collections::BTreeSet;
+
+use crate::event::{Beam, Envelope, Event, Stage, TestKind, TestOutcome, Tree};
+use crate::pipeline::{ISSUE_EXAMPLE, USER_ANSWER};
 
 /// True when a prune reason says the answer could not be used.
 pub fn unusable(reason: &str) -> bool {
@@ -17,8 +22,28 @@ pub fn unusable(reason: &str) -> bool {
         && !reason.contains("merged into it")
 }
 
+/// The beams of candidates the model did not write, and of those the issue's own example.
+fn not_the_models(events: &[Envelope]) -> (BTreeSet<(Stage, Beam)>, BTreeSet<Beam>) {
+    let (mut written, mut examples) = (BTreeSet::new(), BTreeSet::new());
+    for e in events {
+        if let Event::CandidateFinished {
+            stage, beam, notes, ..
+        } = &e.event
+        {
+            if notes.iter().any(|n| n == ISSUE_EXAMPLE) {
+                examples.insert(*beam);
+                written.insert((*stage, *beam));
+            } else if notes.iter().any(|n| n == USER_ANSWER) {
+                written.insert((*stage, *beam));
+            }
+        }
+    }
+    (written, examples)
+}
+
 /// `{"understand": {"candidates": …, "usable": …, …}, …}` for one session.
 pub fn stage_metrics(events: &[Envelope]) -> Value {
+    let (written, examples) = not_the_models(events);
     let mut out = serde_json::Map::new();
     for stage in Stage::ALL {
         let mut beams = std::collections::BTreeSet::new();
@@ -41,7 +66,7 @@ pub fn stage_metrics(events: &[Envelope]) -> Value {
                     answer_tokens,
                     forced_answer,
                     ..
-                } if *s == stage => {
+                } if *s == stage && !written.contains(&(stage, *beam)) => {
                     // A candidate finishes once a round (tool rounds, a patch asked once more).
                     beams.insert(*beam);
                     rounds += 1;
@@ -53,7 +78,10 @@ pub fn stage_metrics(events: &[Envelope]) -> Value {
                 Event::BeamsKept {
                     stage: s, pruned, ..
                 } if *s == stage => {
-                    for p in pruned.iter().filter(|p| unusable(&p.reason)) {
+                    for p in pruned
+                        .iter()
+                        .filter(|p| unusable(&p.reason) && !written.contains(&(stage, p.beam)))
+                    {
                         unusable_beams.insert(p.beam);
                     }
                 }
@@ -75,17 +103,20 @@ pub fn stage_metrics(events: &[Envelope]) -> Value {
             },
         });
         if stage == Stage::Verify {
-            let repro = |want: Option<TestOutcome>| {
+            let repro = |want: Option<TestOutcome>, example: bool| {
                 events
                     .iter()
                     .filter(|e| {
-                        matches!(&e.event, Event::TestRun { test: TestKind::Repro, tree: Tree::Original, outcome, .. }
-                            if want.is_none_or(|w| *outcome == w))
+                        matches!(&e.event, Event::TestRun { test: TestKind::Repro, tree: Tree::Original, outcome, repro, .. }
+                            if want.is_none_or(|w| *outcome == w)
+                                && repro.is_some_and(|b| examples.contains(&b)) == example)
                     })
                     .count()
             };
-            row["repro_scripts"] = json!(repro(None));
-            row["repro_reproduce"] = json!(repro(Some(TestOutcome::Reproduced)));
+            row["repro_scripts"] = json!(repro(None, false));
+            row["repro_reproduce"] = json!(repro(Some(TestOutcome::Reproduced), false));
+            row["example_scripts"] = json!(repro(None, true));
+            row["example_reproduce"] = json!(repro(Some(TestOutcome::Reproduced), true));
         }
         out.insert(stage.name().to_string(), row);
     }
@@ -140,6 +171,18 @@ pub fn print_table(rows: &[Value]) {
         .filter_map(|r| r["stages"]["verify"]["repro_reproduce"].as_u64())
         .sum();
     println!("reproduction scripts that reproduce the issue: {reproduce}/{scripts}");
+    let examples: u64 = rows
+        .iter()
+        .filter_map(|r| r["stages"]["verify"]["example_scripts"].as_u64())
+        .sum();
+    let reproduce: u64 = rows
+        .iter()
+        .filter_map(|r| r["stages"]["verify"]["example_reproduce"].as_u64())
+        .sum();
+    println!(
+        "the issue's own example (written by ponder, not counted above) reproduces it: \
+         {reproduce}/{examples}"
+    );
 }
 
 #[cfg(test)]
@@ -187,6 +230,46 @@ mod tests {
         assert_eq!(patch["candidates"], 2, "{patch}");
         assert_eq!(patch["rounds"], 3, "{patch}");
         assert_eq!(patch["usable"], 1, "{patch}");
+    }
+
+    /// The issue's own example is ponder's, not the model's: counted apart.
+    #[test]
+    fn the_issue_example_is_counted_apart_from_the_models_scripts() {
+        let script = |beam: u32, notes: Vec<String>| {
+            at(Event::CandidateFinished {
+                stage: Stage::Verify,
+                beam,
+                answer: "```python\nprint(1)\n```".into(),
+                think_tokens: 0,
+                answer_tokens: 0,
+                forced_answer: false,
+                notes,
+            })
+        };
+        let ran = |beam: u32, outcome: TestOutcome| {
+            at(Event::TestRun {
+                beam,
+                repro: Some(beam),
+                test: TestKind::Repro,
+                tree: Tree::Original,
+                outcome,
+                exit_code: Some(1),
+                duration_ms: 1,
+                output_tail: String::new(),
+            })
+        };
+        let events = [
+            script(0, Vec::new()),
+            ran(0, TestOutcome::OtherIssues),
+            script(1, vec![ISSUE_EXAMPLE.to_string()]),
+            ran(1, TestOutcome::Reproduced),
+        ];
+        let verify = &stage_metrics(&events)["verify"];
+        assert_eq!(verify["candidates"], 1, "{verify}");
+        assert_eq!(verify["repro_scripts"], 1, "{verify}");
+        assert_eq!(verify["repro_reproduce"], 0, "{verify}");
+        assert_eq!(verify["example_scripts"], 1, "{verify}");
+        assert_eq!(verify["example_reproduce"], 1, "{verify}");
     }
 
     #[test]

@@ -37,6 +37,15 @@ fn status(candidate: &CandidateState) -> (&'static str, &'static str) {
     }
 }
 
+/// Who wrote a candidate the model did not: the user, or ponder from the issue's example.
+fn author(candidate: &CandidateState) -> Option<&'static str> {
+    candidate.notes.iter().find_map(|n| match n.as_str() {
+        crate::pipeline::ISSUE_EXAMPLE => Some("issue example"),
+        crate::pipeline::USER_ANSWER => Some("yours"),
+        _ => None,
+    })
+}
+
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let stage = app.shown_stage();
     let state = app.state.stage(stage);
@@ -91,6 +100,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             }
             if c.edited {
                 spans.push(Span::styled("edited ", theme.style("key")));
+            }
+            if let Some(author) = author(c) {
+                spans.push(Span::styled(format!("{author} "), theme.style("key")));
             }
             spans.push(Span::styled(
                 format!("{}+{} tok", c.think_tokens, c.answer_tokens),

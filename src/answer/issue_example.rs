@@ -1,0 +1,259 @@
+//! The issue's own example as a reproduction script: many issues hold a short Python example and
+//! name the exception it raises (a traceback's last line, "raises a `TypeError`"). Run as it
+//! stands, such an example reproduces the issue when it raises one of those exceptions and shows
+//! it resolved when it runs through — a reproduction no model had to write, offered to the verify
+//! stage beside the model's scripts (and kept only if it reproduces, like theirs).
+//!
+//! The example is the issue's first fenced block that is Python (tagged `python`, `py`, `pycon`,
+//! `ipython` or untagged), is not a traceback or output, and parses. A console transcript keeps
+//! its `>>>` and `...` lines only. The exceptions are the names the issue gives outside that
+//! block, by Python's convention (`…Error`, `…Exception`, `…Warning`): a named built-in warning
+//! is turned into an error while the example runs. An example that uses a common alias it never
+//! defines (`np`, `pd`, `plt`, `sns`, `so`…) gets the import first. Without an example or a
+//! named exception there is no script: nothing would tell reproduced from resolved.
+
+use std::collections::BTreeSet;
+
+use super::fence::closed_blocks;
+
+/// An example found in an issue, and the exceptions the issue says it raises.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueExample {
+    pub source: String,
+    pub expected: Vec<String>,
+}
+
+/// Aliases examples use without importing them, and their modules.
+const ALIASES: &[(&str, &str)] = &[
+    ("np", "numpy"),
+    ("pd", "pandas"),
+    ("plt", "matplotlib.pyplot"),
+    ("mpl", "matplotlib"),
+    ("sns", "seaborn"),
+    ("so", "seaborn.objects"),
+    ("xr", "xarray"),
+];
+
+/// The issue's example, when it has one and names an exception.
+pub fn find(issue: &str) -> Option<IssueExample> {
+    let issue = issue.replace("\r\n", "\n");
+    let source = closed_blocks(&issue)
+        .into_iter()
+        .filter(|(tag, _)| {
+            let tag = tag.to_ascii_lowercase();
+            ["", "python", "py", "python3", "pycon", "ipython"].contains(&tag.as_str())
+        })
+        .find_map(|(_, body)| example_of(body))?;
+    let in_example = identifiers(&source);
+    let expected: Vec<String> = identifiers(&issue)
+        .into_iter()
+        .filter(|name| is_exception_name(name) && !in_example.contains(name))
+        .collect();
+    (!expected.is_empty()).then(|| IssueExample {
+        source: with_aliases(&source),
+        expected,
+    })
+}
+
+/// The script that runs `example` under the reproduction protocol.
+pub fn script(example: &IssueExample) -> String {
+    let expected = example
+        .expected
+        .iter()
+        .map(|n| format!("\"{n}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let source = serde_json::Value::String(example.source.clone()).to_string();
+    format!(
+        "# Written by ponder, not by the model: the issue's own example, run as it stands.\n\
+         # The issue names {names}; the example raising one of them reproduces it.\n\
+         import builtins, os, sys, traceback, warnings\n\
+         os.environ.setdefault(\"MPLBACKEND\", \"Agg\")\n\
+         EXPECTED = {{{expected}}}\n\
+         for name in EXPECTED:\n    \
+             kind = getattr(builtins, name, None)\n    \
+             if isinstance(kind, type) and issubclass(kind, Warning):\n        \
+                 warnings.simplefilter(\"error\", kind)\n\
+         SOURCE = {source}\n\
+         try:\n    \
+             exec(compile(SOURCE, \"issue_example.py\", \"exec\"), {{\"__name__\": \"__main__\"}})\n\
+         except BaseException as error:\n    \
+             traceback.print_exc()\n    \
+             if {{k.__name__ for k in type(error).__mro__}} & EXPECTED:\n        \
+                 print(\"Issue reproduced\")\n        \
+                 sys.exit(1)\n    \
+             print(\"Other issues\")\n    \
+             sys.exit(2)\n\
+         print(\"Issue resolved\")\n",
+        names = example.expected.join(", "),
+    )
+}
+
+/// The runnable code of one block, if it is an example.
+fn example_of(body: &str) -> Option<String> {
+    let console = body.lines().any(|l| l.starts_with(">>> "));
+    let code: String = if console {
+        body.lines()
+            .filter_map(|l| {
+                l.strip_prefix(">>> ")
+                    .or_else(|| l.strip_prefix("... "))
+                    .or_else(|| (l == ">>>" || l == "...").then_some(""))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect()
+    } else {
+        body.to_string()
+    };
+    let looks_like_output = code.contains("Traceback (most recent call last)")
+        || code
+            .lines()
+            .any(|l| l.starts_with("-----") || l.starts_with("In ["));
+    (!code.trim().is_empty()
+        && !looks_like_output
+        && code.contains('(')
+        && crate::repo::python_parses(&code))
+    .then_some(code)
+}
+
+/// Python-style identifiers of `text`, in order of first appearance.
+fn identifiers(text: &str) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    let mut word = String::new();
+    for c in text.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            word.push(c);
+        } else if !word.is_empty() {
+            if !word.starts_with(|c: char| c.is_ascii_digit()) && seen.insert(word.clone()) {
+                out.push(word.clone());
+            }
+            word.clear();
+        }
+    }
+    out
+}
+
+fn is_exception_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_uppercase())
+        && ["Error", "Exception", "Warning"]
+            .iter()
+            .any(|suffix| name.len() > suffix.len() && name.ends_with(suffix))
+}
+
+/// `source` with guarded imports of the common aliases it uses but never defines.
+fn with_aliases(source: &str) -> String {
+    let names = identifiers(source);
+    let mut head = String::new();
+    for (alias, module) in ALIASES {
+        let used = names.iter().any(|n| n == alias) && source.contains(&format!("{alias}."));
+        let defined = source.lines().any(|l| {
+            let l = l.trim_start();
+            l.contains(&format!(" as {alias}"))
+                || l.starts_with(&format!("{alias} ="))
+                || l.starts_with(&format!("import {alias}"))
+        });
+        if used && !defined {
+            head.push_str(&format!(
+                "try:\n    import {module} as {alias}\nexcept ImportError:\n    pass\n"
+            ));
+        }
+    }
+    head + source
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEABORN_3407: &str = "pairplot raises KeyError with MultiIndex DataFrame\r\n\
+        When trying to pairplot a MultiIndex DataFrame, `pairplot` raises a `KeyError`:\r\n\r\n\
+        MRE:\r\n\r\n```python\r\nimport numpy as np\r\nimport pandas as pd\r\nimport seaborn as sns\r\n\r\n\
+        df = pd.DataFrame({(\"A\", \"1\"): np.random.rand(100)})\r\nsns.pairplot(df)\r\n```\r\n\r\n\
+        Output:\r\n\r\n```\r\n-> 2144         grid.map_diag(histplot, **diag_kws)\r\n\
+        KeyError: \"['1'] not in index\"\r\n```\r\n";
+
+    #[test]
+    fn an_example_and_the_exception_the_issue_names() {
+        let example = find(SEABORN_3407).unwrap();
+        assert!(example.source.starts_with("import numpy as np\n"));
+        assert!(example.source.contains("sns.pairplot(df)"));
+        assert_eq!(example.expected, ["KeyError"]);
+        let script = script(&example);
+        assert!(script.contains("EXPECTED = {\"KeyError\"}"), "{script}");
+        assert!(script.contains("print(\"Issue reproduced\")"));
+    }
+
+    #[test]
+    fn without_a_named_exception_or_an_example_there_is_none() {
+        assert_eq!(
+            find("It prints 3 instead of 4:\n```python\nprint(f(1))\n```\n"),
+            None
+        );
+        assert_eq!(find("It raises TypeError, no example."), None);
+        // A traceback block is output, not an example.
+        assert_eq!(
+            find("```\nTraceback (most recent call last):\n  File \"a.py\"\nTypeError: x\n```"),
+            None
+        );
+    }
+
+    #[test]
+    fn names_inside_the_example_are_not_expected() {
+        let issue =
+            "ValueError is swallowed:\n```python\ntry:\n    f()\nexcept KeyError:\n    pass\n```\n";
+        assert_eq!(find(issue).unwrap().expected, ["ValueError"]);
+    }
+
+    #[test]
+    fn a_console_transcript_keeps_its_input_lines() {
+        let issue = "```pycon\n>>> import m\n>>> m.f(\n...     1)\nTraceback (most recent call last):\nTypeError: no\n```\nIt raises TypeError.";
+        let example = find(issue).unwrap();
+        assert_eq!(example.source, "import m\nm.f(\n    1)\n");
+    }
+
+    #[test]
+    fn common_aliases_are_imported_when_the_example_forgets() {
+        let issue =
+            "```python\nso.Plot([1, None], [1, 2]).plot()\n```\nLinAlgError: SVD did not converge";
+        let example = find(issue).unwrap();
+        assert!(
+            example
+                .source
+                .starts_with("try:\n    import seaborn.objects as so\n")
+        );
+        assert_eq!(example.expected, ["LinAlgError"]);
+        let kept =
+            find("```python\nimport numpy as np\nnp.zeros(1)\n```\nRaises TypeError").unwrap();
+        assert_eq!(kept.source, "import numpy as np\nnp.zeros(1)\n");
+    }
+
+    /// The script really runs under the protocol (when python3 is there).
+    #[test]
+    fn the_script_reports_by_the_protocol() {
+        let run = |issue: &str| {
+            let script = script(&find(issue).unwrap());
+            let out = std::process::Command::new("python3")
+                .arg("-c")
+                .arg(&script)
+                .output();
+            out.ok().map(|o| {
+                (
+                    o.status.code(),
+                    String::from_utf8_lossy(&o.stdout).trim().to_string(),
+                )
+            })
+        };
+        let Some(raised) = run("```python\nabs(None)\n```\nTypeError: unsupported") else {
+            return; // no python3
+        };
+        assert_eq!(raised, (Some(1), "Issue reproduced".to_string()));
+        let fine = run("```python\nprint(len([1]))\n```\nIt raised TypeError once").unwrap();
+        assert_eq!(fine, (Some(0), "1\nIssue resolved".to_string()));
+        let other = run("```python\n{}.pop('k')\n```\nExpected TypeError").unwrap();
+        assert_eq!(other, (Some(2), "Other issues".to_string()));
+        let warned =
+            run("```python\nimport warnings\nwarnings.warn('old')\n```\nA UserWarning is shown")
+                .unwrap();
+        assert_eq!(warned, (Some(1), "Issue reproduced".to_string()));
+    }
+}
