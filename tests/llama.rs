@@ -865,7 +865,6 @@ fn a_prompt_past_the_trained_context_is_noted_beside_the_answer() {
 /// its engine must decide whether candidates think exactly as the loaded engine does.
 #[test]
 fn the_background_engine_reasons_as_the_loaded_one() {
-    use ponder::event::ThinkMode;
     use ponder::model::llama::background::BackgroundEngine;
     for arch in [Arch::Llama, Arch::Qwen2] {
         let (_dir, path) = tiny(arch);
@@ -876,18 +875,11 @@ fn the_background_engine_reasons_as_the_loaded_one() {
             };
             let background = BackgroundEngine::start(config.clone(), Default::default()).unwrap();
             let loaded = LlamaEngine::load(config).unwrap();
-            for mode in [
-                ThinkMode::Auto,
-                ThinkMode::On,
-                ThinkMode::Off,
-                ThinkMode::Brief,
-            ] {
-                assert_eq!(
-                    background.reasoning(mode),
-                    loaded.reasoning(mode),
-                    "{arch:?}, {template:?}, {mode:?}"
-                );
-            }
+            support::assert_same_reasoning(
+                &background,
+                &loaded,
+                &format!("{arch:?}, {template:?}"),
+            );
         }
     }
 }

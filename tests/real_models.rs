@@ -200,18 +200,7 @@ fn instruct_models_answer_directly_and_say_why() {
         assert!(!reasoning.thinks, "{file}: {reasoning:?}");
         assert!(reasoning.why.contains("<think>"), "{file}: {reasoning:?}");
         assert!(engine.reasoning(ThinkMode::On).thinks);
-        for mode in [
-            ThinkMode::Auto,
-            ThinkMode::On,
-            ThinkMode::Off,
-            ThinkMode::Brief,
-        ] {
-            assert_eq!(
-                background.reasoning(mode),
-                engine.reasoning(mode),
-                "{file}, {mode:?}"
-            );
-        }
+        support::assert_same_reasoning(&background, &engine, file);
     }
 }
 

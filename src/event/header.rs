@@ -41,6 +41,25 @@ pub struct Reasoning {
     pub why: String,
 }
 
+impl Reasoning {
+    /// The decision under `mode`: `on`, `brief` and `off` decide by themselves; `auto` takes
+    /// `auto` (whether the model thinks, and why), which only the engine can tell.
+    pub fn decide(mode: ThinkMode, auto: impl FnOnce() -> (bool, String)) -> Reasoning {
+        let (thinks, why) = match mode {
+            ThinkMode::On => (true, "think = on".to_string()),
+            ThinkMode::Brief => (true, "think = brief".to_string()),
+            ThinkMode::Off => (false, "think = off".to_string()),
+            ThinkMode::Auto => auto(),
+        };
+        Reasoning {
+            mode,
+            thinks,
+            brief: mode == ThinkMode::Brief,
+            why,
+        }
+    }
+}
+
 /// Where an engine's answers come from, so `ponder resume` can start the same engine again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "source", rename_all = "snake_case")]

@@ -237,22 +237,13 @@ pub trait Engine: Send {
     /// engine that cannot tell from its model asks for tags when `auto`, and reads them when the
     /// model writes them.
     fn reasoning(&self, mode: ThinkMode) -> Reasoning {
-        let (thinks, why) = match mode {
-            ThinkMode::On => (true, "think = on".to_string()),
-            ThinkMode::Brief => (true, "think = brief".to_string()),
-            ThinkMode::Off => (false, "think = off".to_string()),
-            ThinkMode::Auto => (
+        Reasoning::decide(mode, || {
+            (
                 true,
                 "this engine cannot see the model's template: ponder asks for <think> tags and \
                  reads them when they come"
                     .to_string(),
-            ),
-        };
-        Reasoning {
-            mode,
-            thinks,
-            brief: mode == ThinkMode::Brief,
-            why,
-        }
+            )
+        })
     }
 }

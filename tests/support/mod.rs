@@ -16,6 +16,19 @@ use ponder::model::scripted::ScriptedEngine;
 use ponder::model::{Engine, GenerateRequest, Generation, JudgeRequest, TokenSink};
 use ponder::pipeline::{self, SessionSpec};
 
+/// Asserts that two engines decide alike whether candidates think, under every `think` mode.
+pub fn assert_same_reasoning(a: &dyn Engine, b: &dyn Engine, what: &str) {
+    use ponder::event::ThinkMode;
+    for mode in [
+        ThinkMode::Auto,
+        ThinkMode::On,
+        ThinkMode::Off,
+        ThinkMode::Brief,
+    ] {
+        assert_eq!(a.reasoning(mode), b.reasoning(mode), "{what}, {mode:?}");
+    }
+}
+
 /// Writes `files` into a new git repository under `dir` and commits them.
 pub fn fixture_repo(dir: &Path, files: &[(&str, &str)]) {
     for (path, text) in files {

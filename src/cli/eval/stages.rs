@@ -162,26 +162,20 @@ pub fn print_table(rows: &[Value]) {
             sum("time_ms") as f64 / 1000.0
         );
     }
-    let scripts: u64 = rows
-        .iter()
-        .filter_map(|r| r["stages"]["verify"]["repro_scripts"].as_u64())
-        .sum();
-    let reproduce: u64 = rows
-        .iter()
-        .filter_map(|r| r["stages"]["verify"]["repro_reproduce"].as_u64())
-        .sum();
-    println!("reproduction scripts that reproduce the issue: {reproduce}/{scripts}");
-    let examples: u64 = rows
-        .iter()
-        .filter_map(|r| r["stages"]["verify"]["example_scripts"].as_u64())
-        .sum();
-    let reproduce: u64 = rows
-        .iter()
-        .filter_map(|r| r["stages"]["verify"]["example_reproduce"].as_u64())
-        .sum();
+    let verify = |key: &str| -> u64 {
+        rows.iter()
+            .filter_map(|r| r["stages"]["verify"][key].as_u64())
+            .sum()
+    };
     println!(
-        "the issue's own example (written by ponder, not counted above) reproduces it: \
-         {reproduce}/{examples}"
+        "reproduction scripts that reproduce the issue: {}/{}",
+        verify("repro_reproduce"),
+        verify("repro_scripts")
+    );
+    println!(
+        "the issue's own example (written by ponder, not counted above) reproduces it: {}/{}",
+        verify("example_reproduce"),
+        verify("example_scripts")
     );
 }
 

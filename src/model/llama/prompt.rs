@@ -149,24 +149,15 @@ pub(super) fn knows_think(over: Option<&str>, meta: &ModelMetadata) -> Option<St
 
 /// Whether candidates think under `mode`, given why the model reasons (if it does).
 pub(super) fn reasoning(knows_think: Option<&str>, mode: ThinkMode) -> Reasoning {
-    let (thinks, why) = match (mode, knows_think) {
-        (ThinkMode::On, _) => (true, "think = on".to_string()),
-        (ThinkMode::Brief, _) => (true, "think = brief".to_string()),
-        (ThinkMode::Off, _) => (false, "think = off".to_string()),
-        (ThinkMode::Auto, Some(why)) => (true, format!("a reasoning model: {why}")),
-        (ThinkMode::Auto, None) => (
+    Reasoning::decide(mode, || match knows_think {
+        Some(why) => (true, format!("a reasoning model: {why}")),
+        None => (
             false,
             "an instruct model that answers directly: neither its chat template nor its \
              vocabulary knows <think>"
                 .to_string(),
         ),
-    };
-    Reasoning {
-        mode,
-        thinks,
-        brief: mode == ThinkMode::Brief,
-        why,
-    }
+    })
 }
 
 /// A config `chat_template` holding Jinja, not a built-in's name.
