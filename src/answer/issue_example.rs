@@ -115,22 +115,13 @@ fn example_of(body: &str) -> Option<String> {
     .then_some(code)
 }
 
-/// Python-style identifiers of `text`, in order of first appearance.
+/// Python-style identifiers of `text`, each once, in order of first appearance.
 fn identifiers(text: &str) -> Vec<String> {
     let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
-    let mut word = String::new();
-    for c in text.chars().chain(std::iter::once(' ')) {
-        if c.is_ascii_alphanumeric() || c == '_' {
-            word.push(c);
-        } else if !word.is_empty() {
-            if !word.starts_with(|c: char| c.is_ascii_digit()) && seen.insert(word.clone()) {
-                out.push(word.clone());
-            }
-            word.clear();
-        }
-    }
-    out
+    crate::repo::tokens::words(text)
+        .filter(|w| !w.starts_with(|c: char| c.is_ascii_digit()) && seen.insert(*w))
+        .map(str::to_string)
+        .collect()
 }
 
 fn is_exception_name(name: &str) -> bool {
