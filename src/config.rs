@@ -13,6 +13,7 @@
 //! think = "auto"          # "on": think in <think> tags; "off": answer at once; "auto": from the model
 //! think_budget = 4096     # tokens of thinking per candidate
 //! test_cmd = "pytest -q"
+//! python_env = ".venv"    # the virtualenv Python runs with in verification (relative to the repo)
 //! theme = "light"       # dark, light, high-contrast, or themes/NAME.toml beside this file
 //! [stage.patch]           # explicit per-stage overrides
 //! n = 8
@@ -52,6 +53,7 @@ pub struct ConfigFile {
     pub seed: Option<u64>,
     pub test_timeout_s: Option<u64>,
     pub test_cmd: Option<String>,
+    pub python_env: Option<String>,
     /// `[llama]`: the llama.cpp engine.
     #[serde(default)]
     pub llama: LlamaConfig,
@@ -176,6 +178,7 @@ pub fn default_settings() -> Settings {
         sandbox: None,
         think: ThinkMode::Auto,
         until: None,
+        python_env: None,
     }
 }
 
@@ -213,6 +216,7 @@ fn apply(settings: &mut Settings, file: &ConfigFile) {
         seed,
         test_timeout_s,
         test_cmd,
+        python_env,
         stage,
         llama: _,
         openai: _,
@@ -246,6 +250,7 @@ fn apply(settings: &mut Settings, file: &ConfigFile) {
     settings.seed = seed.unwrap_or(settings.seed);
     settings.test_timeout_s = test_timeout_s.unwrap_or(settings.test_timeout_s);
     settings.test_cmd = test_cmd.clone().or(settings.test_cmd.take());
+    settings.python_env = python_env.clone().or(settings.python_env.take());
 }
 
 /// Values that parse but cannot be used: the key (dotted) and what is wrong with it.

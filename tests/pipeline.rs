@@ -611,3 +611,117 @@ print("Issue resolved")
         Some(TestOutcome::Resolved)
     );
 }
+
+/// Reproduction scripts run with the project's virtualenv (`python_env`): a script that imports a
+/// package only the virtualenv has reproduces the issue there, where the system's Python would
+/// stop it at the import.
+#[test]
+fn reproduction_scripts_run_with_the_projects_virtualenv() {
+    let dir = tempfile::tempdir().unwrap();
+    support::fixture_repo(dir.path(), &[("calc.py", CALC)]);
+    let envs = tempfile::tempdir().unwrap();
+    let venv = envs.path().join("py");
+    let made = std::process::Command::new("python3")
+        .args(["-m", "venv", "--without-pip"])
+        .arg(&venv)
+        .status()
+        .unwrap();
+    assert!(made.success(), "python3 -m venv failed");
+    let purelib = std::process::Command::new(venv.join("bin/python"))
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ])
+        .output()
+        .unwrap();
+    let purelib = String::from_utf8(purelib.stdout).unwrap();
+    std::fs::write(
+        std::path::Path::new(purelib.trim()).join("only_in_the_venv.py"),
+        "MARK = 1\n",
+    )
+    .unwrap();
+    let text = script("    return a - b", true).replace(
+        "from calc import add\n",
+        "import only_in_the_venv\nfrom calc import add\n",
+    );
+    let engine = ScriptedEngine::from_toml(&text, "test").unwrap();
+    let mut settings = settings();
+    settings.python_env = Some(venv.display().to_string());
+    let (events, outcome) = support::run_session(
+        dir.path(),
+        "# add is wrong\n\nadd(2, 2) gives 0",
+        settings,
+        Box::new(engine),
+    );
+    let notes: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::Note { message, .. } => Some(message.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("Python runs with") && n.contains("the python_env setting")),
+        "{notes:?}"
+    );
+    assert_eq!(outcome, Outcome::Verified { beam: 0 }, "{notes:?}");
+}
+
+/// A `python_env` that names no virtualenv stops the session before anything runs, saying what
+/// to give.
+#[test]
+fn a_python_env_that_is_no_virtualenv_stops_the_session_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    support::fixture_repo(dir.path(), &[("calc.py", CALC)]);
+    let engine = ScriptedEngine::from_toml(&script("    return a - b", true), "test").unwrap();
+    let mut settings = settings();
+    settings.python_env = Some("no/such/env".to_string());
+    let err = pipeline::start(
+        support::spec(dir.path(), "# add", settings),
+        Box::new(engine),
+    )
+    .err()
+    .expect("the session does not start");
+    let message = format!("{err:#}");
+    assert!(message.contains("python_env no/such/env"), "{message}");
+    assert!(message.contains("python3 -m venv"), "{message}");
+}
+
+/// Regression tests are compared test by test: a suite that already fails somewhere still guards
+/// the tests that passed, and the verdict names the test the patch breaks.
+#[test]
+fn a_patch_that_breaks_a_passing_test_is_not_verified_though_the_suite_failed_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let calc = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n";
+    let tests = "import unittest\n\nfrom calc import mul\n\n\nclass T(unittest.TestCase):\n    \
+                 def test_mul(self):\n        self.assertEqual(mul(3, 3), 9)\n\n    \
+                 def test_known_broken(self):\n        self.fail('broken before any patch')\n";
+    support::fixture_repo(dir.path(), &[("calc.py", calc), ("test_calc.py", tests)]);
+    let text = script(
+        "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b",
+        true,
+    )
+    .replace(
+        "=======\n    return a + b\n",
+        "=======\ndef add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a + b\n",
+    );
+    let engine = ScriptedEngine::from_toml(&text, "test").unwrap();
+    let mut settings = settings();
+    settings.test_cmd = Some("python3 -m unittest -v".to_string());
+    let (_, outcome) = support::run_session(
+        dir.path(),
+        "# add is wrong\n\nadd(2, 2) gives 0",
+        settings,
+        Box::new(engine),
+    );
+    let Outcome::Unverified { reason } = &outcome else {
+        panic!("{outcome:?}");
+    };
+    assert!(
+        reason.contains("breaks 1 regression test that passed before")
+            && reason.contains("test_mul"),
+        "{reason}"
+    );
+}

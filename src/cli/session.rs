@@ -182,6 +182,10 @@ pub struct FixArgs {
     /// Regression test command run on the original and patched code.
     #[arg(long, value_name = "CMD")]
     test_cmd: Option<String>,
+    /// The virtualenv Python runs with in verification (default: config `python_env`, else the
+    /// active one, else `.venv/` or `venv/` in the repository).
+    #[arg(long, value_name = "DIR")]
+    python_env: Option<PathBuf>,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -246,6 +250,12 @@ pub fn fix(args: FixArgs) -> Result<ExitCode> {
     let config = Config::load()?;
     let mut settings = config.settings();
     settings.test_cmd = args.test_cmd.or(settings.test_cmd);
+    if let Some(dir) = &args.python_env {
+        // Relative to where ponder was started, as a shell user means it.
+        let dir = std::path::absolute(dir)
+            .with_context(|| format!("cannot resolve --python-env {}", dir.display()))?;
+        settings.python_env = Some(dir.display().to_string());
+    }
     args.run.apply(&mut settings);
     let mut loading = None;
     let engine: Box<dyn Engine> = match args.script {

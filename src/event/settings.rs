@@ -31,6 +31,10 @@ pub struct Settings {
     /// Stop after this stage (`--until`), e.g. to see the localization alone.
     #[serde(default)]
     pub until: Option<Stage>,
+    /// The virtualenv folder Python runs with in verification (`python_env`, `--python-env`);
+    /// `None`: the active one, else `.venv/` or `venv/` in the repository, else the system's.
+    #[serde(default)]
+    pub python_env: Option<String>,
 }
 
 /// Whether a model reasons before it answers: the `think` setting.

@@ -81,6 +81,8 @@ fn launch(
     let persisted = crate::repo::Persisted::read(&root, store.as_ref());
     let workspace = Workspace::list(root, &|path, stamp| persisted.knows(path, stamp))?;
     let prompts = Prompts::load(spec.prompt_overrides.as_deref())?;
+    // A python_env that names no virtualenv stops the session here, not at its verify stage.
+    crate::sandbox::venv::choose(spec.settings.python_env.as_deref(), workspace.root(), None)?;
     let journal = match (&spec.journal, &prefix) {
         (Some(path), Some(prefix)) => {
             Some(Box::new(JournalWriter::rewrite(path, prefix)?) as Box<dyn crate::event::Sink>)
@@ -141,6 +143,9 @@ fn launch(
         test_log: Vec::new(),
         isolation: None,
         regression: None,
+        venv: None,
+        suite_before: Default::default(),
+        suite_last: Default::default(),
         index: None,
         next_call: 0,
         tokens_spent: Default::default(),
@@ -191,6 +196,11 @@ pub(crate) struct Pipeline {
     isolation: Option<crate::sandbox::Isolation>,
     /// The regression test command, chosen when verification starts.
     regression: Option<crate::sandbox::TestCommand>,
+    /// The virtualenv Python runs with, chosen when verification starts.
+    venv: Option<crate::sandbox::venv::Venv>,
+    /// Per-test outcomes of the regression tests on the original code, and of their last run.
+    suite_before: crate::sandbox::test_log::TestStatuses,
+    suite_last: crate::sandbox::test_log::TestStatuses,
     /// The repository's symbol index and search tools; `None` if indexing failed.
     index: Option<crate::repo::RepoIndex>,
     /// Next tool call number.

@@ -19,8 +19,9 @@ use crate::model::Message;
 use crate::repo::Worktree;
 use crate::sandbox::{
     Limits, REPRO_FILE, TestCommand, repro_outcome, run_in_worktree, sandbox_for, suite_outcome,
-    tail,
+    tail, test_log, venv,
 };
+use crate::sandbox::{diff_files, test_cmd::related_test_files, test_log::LogFormat};
 
 /// A patch after verification.
 #[derive(Debug, Clone)]
@@ -143,12 +144,22 @@ impl Pipeline {
             );
         }
         self.isolation = Some(isolation);
+        self.choose_venv()?;
         // The regression tests: `test_cmd` from the settings, else the runner the repository uses.
-        self.regression = match &self.settings.test_cmd {
-            Some(cmd) => Some(TestCommand::given(cmd)),
-            None => TestCommand::detect(self.workspace.root()),
+        let (regression, narrowed) = match &self.settings.test_cmd {
+            Some(cmd) => (Some(TestCommand::given(cmd)), false),
+            None => self.detected_tests(&patches),
         };
+        self.regression = regression;
         match &self.regression {
+            Some(cmd) if narrowed => self.note(
+                Stage::Verify,
+                format!(
+                    "regression tests: `{}` (the test files named after the files the patches \
+                     change; set test_cmd to run others)",
+                    cmd.shell
+                ),
+            ),
             Some(cmd) => self.note(Stage::Verify, format!("regression tests: `{}`", cmd.shell)),
             None => self.note(
                 Stage::Verify,
@@ -168,8 +179,20 @@ impl Pipeline {
             Err(err) => return Err(err),
         };
         let original = self.original_tree()?;
-        let regression_before =
-            self.run_test(&original, 0, None, TestKind::Regression, Tree::Original, "")?;
+        // Without a reproduction test nothing can verify a patch, and no patch's tests are run:
+        // the original code's run would only cost time.
+        let regression_before = if repros.is_empty() {
+            if self.regression.is_some() {
+                self.note(
+                    Stage::Verify,
+                    "the regression tests are not run: no reproduction test reproduces the issue, \
+                     so no patch can be verified",
+                );
+            }
+            None
+        } else {
+            self.run_test(&original, 0, None, TestKind::Regression, Tree::Original, "")?
+        };
         if self.settings.search.strategy == SearchStrategy::Evolve {
             let result = self.evolve(patches, locations, &repros, regression_before);
             self.original = None;
@@ -237,10 +260,23 @@ impl Pipeline {
                 failing.push(describe(outcome));
             }
         }
+        self.suite_last.clear();
         let regression_after =
             self.run_test(&tree, beam, None, TestKind::Regression, Tree::Patched, "")?;
-        let regressed = regression_before == Some(TestOutcome::Passed)
-            && regression_after.is_some_and(|o| o != TestOutcome::Passed);
+        // Test by test where both runs name their tests: a suite that already failed somewhere
+        // still guards the tests that passed. Else by the whole suite's exit status.
+        let broken = test_log::newly_failing(&self.suite_before, &self.suite_last);
+        let no_longer_runs = !self.suite_before.is_empty()
+            && self.suite_last.is_empty()
+            && regression_after == Some(TestOutcome::Failed);
+        let regressed = match &broken {
+            Some(broken) => !broken.is_empty(),
+            None => {
+                no_longer_runs
+                    || (regression_before == Some(TestOutcome::Passed)
+                        && regression_after.is_some_and(|o| o != TestOutcome::Passed))
+            }
+        };
         Ok(if !failing.is_empty() {
             verdict(
                 false,
@@ -252,10 +288,7 @@ impl Pipeline {
                 ),
             )
         } else if regressed {
-            verdict(
-                false,
-                "the patch breaks regression tests that passed before".into(),
-            )
+            verdict(false, regression_reason(broken.as_deref(), no_longer_runs))
         } else {
             verdict(true, "the issue reproduces on the original code and the patch resolves it, with no regressions".into())
         })
@@ -342,6 +375,50 @@ impl Pipeline {
             .collect()
     }
 
+    /// The runner the repository uses; for pytest, only the test files named after the files the
+    /// patches change when there are some (true then), as a whole suite rarely fits the time limit.
+    fn detected_tests(&self, patches: &[Kept<Patch>]) -> (Option<TestCommand>, bool) {
+        let Some(detected) = TestCommand::detect(self.workspace.root()) else {
+            return (None, false);
+        };
+        if detected.format != LogFormat::Pytest {
+            return (Some(detected), false);
+        }
+        let mut changed: Vec<String> = patches
+            .iter()
+            .flat_map(|k| diff_files(&k.data.diff))
+            .collect();
+        changed.sort();
+        changed.dedup();
+        let related = related_test_files(self.workspace.files(), &changed);
+        if related.is_empty() {
+            (Some(detected), false)
+        } else {
+            (Some(TestCommand::pytest_files(&related)), true)
+        }
+    }
+
+    /// Chooses the virtualenv Python runs with, and says which (a `python_env` setting that names
+    /// none stops verification with what to give).
+    fn choose_venv(&mut self) -> Result<()> {
+        let active = std::env::var("VIRTUAL_ENV").ok();
+        self.venv = venv::choose(
+            self.settings.python_env.as_deref(),
+            self.workspace.root(),
+            active.as_deref(),
+        )?;
+        let message = match (&self.venv, active.filter(|a| !a.is_empty())) {
+            (Some(v), _) => format!("Python runs with {} ({})", v.dir.display(), v.why),
+            (None, Some(active)) => format!("Python runs with the active virtualenv {active}"),
+            (None, None) => {
+                "Python runs as found on PATH: no python_env is set, no .venv/ or venv/ found"
+                    .to_string()
+            }
+        };
+        self.note(Stage::Verify, message);
+        Ok(())
+    }
+
     /// The worktree of the original code, made once per verification.
     fn original_tree(&mut self) -> Result<std::sync::Arc<Worktree>> {
         if let Some(tree) = &self.original {
@@ -378,7 +455,13 @@ impl Pipeline {
             .context("verification started without choosing a sandbox")?;
         let limits = Limits::with_timeout(Duration::from_secs(self.settings.test_timeout_s));
         let control = self.control.clone();
-        let result = run_in_worktree(worktree, argv, isolation, &limits, &[], &move || {
+        let env = venv::run_env(
+            self.venv.as_ref(),
+            worktree.path(),
+            std::env::var("PATH").ok().as_deref(),
+            std::env::var("PYTHONPATH").ok().as_deref(),
+        );
+        let result = run_in_worktree(worktree, argv, isolation, &limits, &env, &move || {
             control.is_aborted()
         })?;
         if test == TestKind::Repro {
@@ -386,7 +469,16 @@ impl Pipeline {
         }
         let outcome = match test {
             TestKind::Repro => repro_outcome(&result),
-            TestKind::Regression => suite_outcome(&result),
+            TestKind::Regression => {
+                let format = self.regression.as_ref().map(|c| c.format);
+                let statuses =
+                    format.map_or_else(Default::default, |f| test_log::parse(f, &result.output));
+                match tree {
+                    Tree::Original => self.suite_before = statuses,
+                    Tree::Patched => self.suite_last = statuses,
+                }
+                suite_outcome(&result)
+            }
         };
         let output_tail = tail(&result.output);
         let what = format!(
@@ -415,5 +507,30 @@ impl Pipeline {
             output_tail,
         });
         Ok(Some(outcome))
+    }
+}
+
+/// Why a patch fails its regression tests: the tests it breaks, by name where the log gave them.
+fn regression_reason(broken: Option<&[String]>, no_longer_runs: bool) -> String {
+    match broken {
+        Some(broken) if !broken.is_empty() => {
+            let shown: Vec<&str> = broken.iter().take(3).map(String::as_str).collect();
+            let more = if broken.len() > shown.len() {
+                ", …"
+            } else {
+                ""
+            };
+            format!(
+                "the patch breaks {} regression test{} that passed before ({}{more})",
+                broken.len(),
+                if broken.len() == 1 { "" } else { "s" },
+                shown.join(", ")
+            )
+        }
+        _ if no_longer_runs => {
+            "the regression tests no longer run on the patched code (no test result in the log)"
+                .into()
+        }
+        _ => "the patch breaks regression tests that passed before".into(),
     }
 }

@@ -8,6 +8,7 @@
 //! [`Isolation::detect`] finds what this machine allows; model code runs uncontained only when the
 //! user allowed it. [`verify()`] tests one candidate in a throw-away worktree and returns the
 //! runs and a verdict ([`grade`]); pytest logs are read as SWE-bench reads them ([`test_log`]).
+//! Python runs with the project's virtualenv when ponder knows one ([`venv`]).
 
 mod access;
 #[cfg(target_os = "linux")]
@@ -22,8 +23,9 @@ mod output;
 mod python_env;
 mod repro;
 mod run;
-mod test_cmd;
+pub mod test_cmd;
 pub mod test_log;
+pub mod venv;
 mod verify;
 
 pub use access::{Access, ETC_SECRETS};

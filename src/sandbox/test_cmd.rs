@@ -1,5 +1,6 @@
 //! Which command runs a project's tests, and how to read its log: from `test_cmd` in the config, or
-//! detected from the files at the repository's root.
+//! detected from the files at the repository's root; for pytest, narrowed to the test modules named
+//! after the files a fix changes when there are some ([`related_test_files`]).
 
 use std::path::Path;
 
@@ -89,6 +90,53 @@ fn has_python_tests(root: &Path) -> bool {
     })
 }
 
+/// What a Python test module tests, by its file name: `NAME` for `test_NAME.py`,
+/// `unittest_NAME.py` (pylint's) or `NAME_test.py`; `None` when the file is no test module.
+fn tested_name(file_name: &str) -> Option<&str> {
+    let stem = file_name.strip_suffix(".py")?;
+    if let Some((first, rest)) = stem.split_once('_')
+        && first.ends_with("test")
+        && !rest.is_empty()
+    {
+        return Some(rest);
+    }
+    stem.strip_suffix("_test").filter(|s| !s.is_empty())
+}
+
+/// The test modules in `listing` that test `sources` by name, in listing order: `test_NAME.py`,
+/// `unittest_NAME.py` or `NAME_test.py` for a changed `NAME.py` or `_NAME.py` (a package's
+/// `__init__.py` by its folder's name), and a changed test module itself. Empty when none is named so; the caller
+/// then runs the whole suite.
+pub fn related_test_files(listing: &[String], sources: &[String]) -> Vec<String> {
+    let file_name = |path: &str| path.rsplit('/').next().unwrap_or(path).to_string();
+    let mut names: Vec<String> = Vec::new();
+    for source in sources.iter().filter(|s| s.ends_with(".py")) {
+        let name = file_name(source);
+        if tested_name(&name).is_some() {
+            continue;
+        }
+        match name.strip_suffix(".py") {
+            Some("__init__") => {
+                let parts: Vec<&str> = source.split('/').collect();
+                if parts.len() >= 2 {
+                    names.push(parts[parts.len() - 2].trim_start_matches('_').to_string());
+                }
+            }
+            Some(stem) => names.push(stem.trim_start_matches('_').to_string()),
+            None => {}
+        }
+    }
+    listing
+        .iter()
+        .filter(|path| {
+            let name = file_name(path);
+            tested_name(&name).is_some_and(|tested| names.iter().any(|n| n == tested))
+                || (tested_name(&name).is_some() && sources.contains(path))
+        })
+        .cloned()
+        .collect()
+}
+
 /// Quotes a word for `sh` unless it is plainly safe.
 pub fn shell_quote(word: &str) -> String {
     let safe = |c: char| c.is_ascii_alphanumeric() || "-_./:=+@%,[]".contains(c);
@@ -102,6 +150,49 @@ pub fn shell_quote(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_modules_are_found_by_the_names_of_the_changed_files() {
+        let listing: Vec<String> = [
+            "seaborn/axisgrid.py",
+            "seaborn/_core/__init__.py",
+            "tests/test_axisgrid.py",
+            "tests/_core/test_core.py",
+            "tests/test_utils.py",
+            "pkg/io/reader_test.py",
+            "tests/test_docs.py",
+            "pylint/checkers/misc.py",
+            "tests/checkers/unittest_misc.py",
+            "tests/latest.py",
+        ]
+        .map(String::from)
+        .to_vec();
+        let related = |sources: &[&str]| {
+            related_test_files(
+                &listing,
+                &sources.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(
+            related(&["seaborn/axisgrid.py"]),
+            ["tests/test_axisgrid.py"]
+        );
+        assert_eq!(
+            related(&["seaborn/_core/__init__.py"]),
+            ["tests/_core/test_core.py"]
+        );
+        assert_eq!(related(&["pkg/io/reader.py"]), ["pkg/io/reader_test.py"]);
+        assert_eq!(
+            related(&["tests/test_docs.py", "seaborn/utils.py"]),
+            ["tests/test_utils.py", "tests/test_docs.py"]
+        );
+        assert_eq!(
+            related(&["pylint/checkers/misc.py"]),
+            ["tests/checkers/unittest_misc.py"]
+        );
+        assert!(related(&["seaborn/palettes.py", "README.md"]).is_empty());
+        assert!(related(&["tests/latest.py"]).is_empty());
+    }
 
     #[test]
     fn detects_runners_from_files() {

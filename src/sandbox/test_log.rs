@@ -66,6 +66,25 @@ pub enum LogFormat {
 /// Test id → status, in id order.
 pub type TestStatuses = BTreeMap<String, TestStatus>;
 
+/// The tests that passed in `before` and do not in `after`, among those both runs name; `None`
+/// when either names none (a runner without per-test lines, a run cut by its time limit), where
+/// only the exit status can tell. A test missing from one log is not judged: capped output may
+/// have cut its line.
+pub fn newly_failing(before: &TestStatuses, after: &TestStatuses) -> Option<Vec<String>> {
+    if before.is_empty() || after.is_empty() {
+        return None;
+    }
+    Some(
+        before
+            .iter()
+            .filter(|(id, status)| {
+                status.counts_as_passed() && after.get(*id).is_some_and(|s| !s.counts_as_passed())
+            })
+            .map(|(id, _)| id.clone())
+            .collect(),
+    )
+}
+
 /// Reads per-test outcomes from a log of the given format.
 pub fn parse(format: LogFormat, log: &str) -> TestStatuses {
     match format {
@@ -180,6 +199,23 @@ fn parse_go(log: &str) -> TestStatuses {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn newly_failing_tests_are_those_both_logs_name() {
+        let before = parse_pytest(
+            "PASSED t.py::a\nPASSED t.py::b\nFAILED t.py::c - boom\nPASSED t.py::gone\n",
+        );
+        let after = parse_pytest(
+            "FAILED t.py::a - broke\nPASSED t.py::b\nPASSED t.py::c\nPASSED t.py::new\n",
+        );
+        assert_eq!(
+            newly_failing(&before, &after),
+            Some(vec!["t.py::a".to_string()])
+        );
+        assert_eq!(newly_failing(&before, &before), Some(vec![]));
+        assert_eq!(newly_failing(&before, &TestStatuses::new()), None);
+        assert_eq!(newly_failing(&TestStatuses::new(), &after), None);
+    }
 
     #[test]
     fn unittest_cargo_and_go_lines() {

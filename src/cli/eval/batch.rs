@@ -1,7 +1,8 @@
 //! `ponder eval run`: the whole pipeline, headless, over SWE-bench-format instances. Writes
 //! SWE-bench predictions and per-instance metrics as JSON lines: per stage the share of usable
 //! answers, empty answers, tokens and time; file and location accuracy of the understand and
-//! localize stages against the gold patch; reproduction scripts that reproduce; and whether the
+//! localize stages against the gold patch; reproduction scripts that reproduce (run, like the
+//! regression tests, in the instance's virtualenv, as grading runs); and whether the
 //! prediction resolves the instance, graded by its SWE-bench tests as `ponder eval verify` grades
 //! (unless `--no-grade`). Resumable (instances already in the predictions are skipped);
 //! `--shard I/N` splits one run over machines.
@@ -66,7 +67,8 @@ pub struct EvalRunArgs {
     /// Do not grade predictions with the instances' SWE-bench tests.
     #[arg(long)]
     no_grade: bool,
-    /// Where grading keeps its checkouts and virtualenvs (default: the data folder's eval/).
+    /// Where the instances' checkouts and virtualenvs are kept: the runs' reproduction scripts and
+    /// regression tests and the grading run in them (default: the data folder's eval/).
     #[arg(long, value_name = "DIR")]
     work: Option<PathBuf>,
 }
@@ -253,6 +255,14 @@ fn run_instance(
         settings.think = think.mode();
     }
     settings.until = args.until.map(|u| u.stage());
+    // Reproduction scripts and regression tests run in the instance's environment, as grading
+    // does: under the system's Python they fail on a missing package and prove nothing.
+    if let Some(graded) = &instance.graded {
+        let version = graded.version.as_deref().unwrap_or("");
+        let venv = super::verify::instance_venv(graded, version, prepare, &work_dir(args)?)
+            .with_context(|| format!("cannot build the environment of {}", instance.instance_id))?;
+        settings.python_env = venv.map(|v| v.display().to_string());
+    }
     let session_id = format!(
         "{}-{}",
         crate::session::new_session_id(),
@@ -336,20 +346,24 @@ fn grade(
     let Some(graded) = &instance.graded else {
         return Ok(None);
     };
-    let work = match &args.work {
-        Some(dir) => dir.clone(),
-        None => crate::session::data_dir()?.join("eval"),
-    };
     let result = super::verify::grade_patches(
         graded,
         &[patch],
         prepare,
-        &work,
+        &work_dir(args)?,
         std::time::Duration::from_secs(600),
         false,
     )
     .with_context(|| format!("cannot grade {}", instance.instance_id))?;
     Ok(result.map(|g| g.results.first().is_some_and(|(resolved, _)| *resolved)))
+}
+
+/// Where grading keeps its checkouts and virtualenvs.
+fn work_dir(args: &EvalRunArgs) -> Result<PathBuf> {
+    match &args.work {
+        Some(dir) => Ok(dir.clone()),
+        None => Ok(crate::session::data_dir()?.join("eval")),
+    }
 }
 
 /// Prints accuracy, tokens and time over every instance in the metrics file.

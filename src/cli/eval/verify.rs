@@ -84,16 +84,9 @@ pub(super) fn grade_patches(
     ) else {
         return Ok(None);
     };
-    let spec = env_spec(&instance.repo, version)
+    let venv = instance_venv(instance, version, prepare, work)?
         .with_context(|| format!("no environment recipe for {} {version}", instance.repo))?;
     let checkout = checkout(id, prepare, &work.join("checkouts"))?;
-    // A recipe that reads the checkout's requirements gets one environment per instance (the
-    // pins move between commits of one version); the others, one per version.
-    let env_name = match spec.requirements {
-        Some(_) => id.clone(),
-        None => format!("{}-{version}", instance.repo.replace('/', "__")),
-    };
-    let venv = virtualenv(&env_name, &spec, &checkout, &work.join("envs"))?;
     let path = format!(
         "{}:{}",
         venv.join("bin").display(),
@@ -159,6 +152,27 @@ pub(super) fn grade_patches(
         })
         .collect();
     Ok(Some(Graded { results, network }))
+}
+
+/// The virtualenv an instance's code runs in at `version` of its repository, built once under
+/// `work`; `None` when there is no recipe for them.
+pub(super) fn instance_venv(
+    instance: &Instance,
+    version: &str,
+    prepare: &Path,
+    work: &Path,
+) -> Result<Option<PathBuf>> {
+    let Some(spec) = env_spec(&instance.repo, version) else {
+        return Ok(None);
+    };
+    let checkout = checkout(&instance.instance_id, prepare, &work.join("checkouts"))?;
+    // A recipe that reads the checkout's requirements gets one environment per instance (the
+    // pins move between commits of one version); the others, one per version.
+    let env_name = match spec.requirements {
+        Some(_) => instance.instance_id.clone(),
+        None => format!("{}-{version}", instance.repo.replace('/', "__")),
+    };
+    virtualenv(&env_name, &spec, &checkout, &work.join("envs")).map(Some)
 }
 
 pub fn run(args: EvalVerifyArgs) -> Result<ExitCode> {
