@@ -725,3 +725,25 @@ fn a_patch_that_breaks_a_passing_test_is_not_verified_though_the_suite_failed_be
         "{reason}"
     );
 }
+
+/// A patch whose edit leaves the module unparseable is said to be so at the patch stage, with
+/// the file named (Gemma 3 270M wrote such patches on seaborn); its verification fails it.
+#[test]
+fn a_patch_that_breaks_the_modules_syntax_is_said_to_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    support::fixture_repo(dir.path(), &[("calc.py", CALC)]);
+    let text = script("    return a - b", true).replace(
+        "=======\n    return a + b\n",
+        "=======\n    return a +\n  b\n",
+    );
+    let engine = ScriptedEngine::from_toml(&text, "test").unwrap();
+    let (events, outcome) =
+        support::run_session(dir.path(), "add is wrong", settings(), Box::new(engine));
+    assert!(matches!(outcome, Outcome::Unverified { .. }), "{outcome:?}");
+    assert!(
+        events.iter().any(|e| matches!(&e.event,
+            Event::Error { stage: Some(Stage::Patch), beam: Some(0), message }
+                if message.contains("the patched calc.py no longer parses as Python"))),
+        "no error names the broken module"
+    );
+}

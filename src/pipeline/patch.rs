@@ -1,5 +1,6 @@
 //! Stage 3, patch: SEARCH/REPLACE edits turned into a unified diff. Candidates whose edits give
-//! the same files are one patch with several votes.
+//! the same files are one patch with several votes; a patch that leaves a Python module unparseable
+//! is said to at once.
 
 use std::collections::HashMap;
 
@@ -166,6 +167,23 @@ impl PatchStage {
             .into_iter()
             .filter(|c| c.before != c.after || c.created)
             .collect();
+        // A patch that breaks a module's syntax fails every test that imports it: said at once,
+        // where the file parsed before (tree-sitter's reading of Python). The patch stays a
+        // candidate: its verification says the rest.
+        for broken in changes.iter().filter(|c| {
+            c.path.ends_with(".py")
+                && (c.created || crate::repo::python_parses(&c.before))
+                && !crate::repo::python_parses(&c.after)
+        }) {
+            pipeline.candidate_error(
+                Stage::Patch,
+                beam,
+                format!(
+                    "the patched {} no longer parses as Python (a syntax or indentation error)",
+                    broken.path
+                ),
+            );
+        }
         Ok(Patch {
             answer: answer.to_string(),
             diff,
