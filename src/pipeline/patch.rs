@@ -171,8 +171,9 @@ impl PatchStage {
         // where the file parsed before (tree-sitter's reading of Python). The patch stays a
         // candidate: its verification says the rest.
         for broken in changes.iter().filter(|c| {
+            // A created file's `before` is empty, which parses.
             c.path.ends_with(".py")
-                && (c.created || crate::repo::python_parses(&c.before))
+                && crate::repo::python_parses(&c.before)
                 && !crate::repo::python_parses(&c.after)
         }) {
             pipeline.candidate_error(
