@@ -64,26 +64,31 @@ pub const SEARCH: &str = "<<<<<<< SEARCH";
 pub const DIVIDER: &str = "=======";
 pub const REPLACE: &str = ">>>>>>> REPLACE";
 
-/// A marker line, trimmed, is a run of at least this many of its character, then its word in
+/// A marker line, trimmed, is a run of at least this many of its characters, then its word in
 /// any case (`>>>>>>>> replace` too): the patch grammar keeps REPLACE lines from starting so.
+/// For SEARCH and REPLACE the run may mix `<` and `>`: Gemma 3 270M ended a block with
+/// `<>>>>>>> REPLACE`, and read as a line of code it made the REPLACE run to the answer's end.
 pub const MARKER_RUN: usize = 5;
 
-fn is_marker(line: &str, ch: char, word: &str) -> bool {
+/// The characters of a SEARCH or REPLACE marker's run.
+pub const ANGLES: [char; 2] = ['<', '>'];
+
+fn is_marker(line: &str, chars: &[char], word: &str) -> bool {
     let line = line.trim();
-    let run = line.chars().take_while(|&c| c == ch).count();
+    let run = line.chars().take_while(|c| chars.contains(c)).count();
     run >= MARKER_RUN && line[run..].trim().eq_ignore_ascii_case(word)
 }
 
 pub(crate) fn is_search(line: &str) -> bool {
-    is_marker(line, '<', "SEARCH")
+    is_marker(line, &ANGLES, "SEARCH")
 }
 
 fn is_divider(line: &str) -> bool {
-    is_marker(line, '=', "")
+    is_marker(line, &['='], "")
 }
 
 pub(crate) fn is_replace(line: &str) -> bool {
-    is_marker(line, '>', "REPLACE")
+    is_marker(line, &ANGLES, "REPLACE")
 }
 
 fn is_fence(line: &str) -> bool {
@@ -283,6 +288,17 @@ mod tests {
             }]
         );
         assert!(parsed.problems.is_empty());
+    }
+
+    /// Gemma 3 270M ended a block with `<>>>>>>> REPLACE` (flask-4045): a marker, not code, so
+    /// the REPLACE stops there instead of running to the end of the answer.
+    #[test]
+    fn a_marker_run_may_mix_angles() {
+        let answer = "pkg/a.py\n<<<<<<< SEARCH\n    return None\n=======\n    return {}\n<>>>>>>> REPLACE\nThat fixes it.\n";
+        let parsed = parse_edits(answer).unwrap();
+        assert_eq!(parsed.edits[0].replace, "    return {}\n");
+        assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
+        assert!(is_search("><<<<<< search") && !is_search("<<<< SEARCH"));
     }
 
     #[test]

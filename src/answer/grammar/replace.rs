@@ -2,20 +2,20 @@
 //! are not a given line.
 //!
 //! The parser ([`crate::answer::edits`]) reads a line as a marker when, trimmed, it is a run of
-//! at least [`MARKER_RUN`] `>` (or `<`) and then `REPLACE` (or `SEARCH`), in any case. So a
-//! REPLACE line may not start, after its indentation, with that many `>` or `<`: otherwise a
+//! at least [`MARKER_RUN`] of `>` and `<` (mixed) and then `REPLACE` (or `SEARCH`), in any case.
+//! So a REPLACE line may not start, after its indentation, with that many of them: otherwise a
 //! block would end (or a new one begin) inside the REPLACE, and the parser would read less than
 //! the model meant. Gemma 3 270M, made to change its REPLACE, wrote `>>>>>>replace` and went on;
-//! the parser ended the block there, and the edit was its SEARCH again. No Python line starts
-//! that way.
+//! the parser ended the block there, and the edit was its SEARCH again. Another time it wrote
+//! `<>>>>>>> REPLACE`, meaning the end. No Python line starts that way.
 //!
-//! A line is followed through a small automaton: leading blanks, then the count of `>` or `<`
-//! so far ([`Safe`]), then the free rest of the line. Each state is a rule (`rline`, `gt1`…,
-//! `lt1`…, `rest`); [`other_line`] walks a given line through the same states to build the
-//! rule of a line that differs from it and is still safe.
+//! A line is followed through a small automaton: leading blanks, then the count of `>` and `<`
+//! so far ([`Safe`]), then the free rest of the line. Each state is a rule (`rline`, `run1`…,
+//! `rest`); [`other_line`] walks a given line through the same states to build the rule of a
+//! line that differs from it and is still safe.
 
 use super::{Rules, literal};
-use crate::answer::edits::MARKER_RUN;
+use crate::answer::edits::{ANGLES, MARKER_RUN};
 
 /// Most characters of one REPLACE line (and of its indentation).
 pub const MAX_LINE: usize = 400;
@@ -25,10 +25,8 @@ pub const MAX_LINE: usize = 400;
 enum Safe {
     /// Nothing but blanks so far.
     Blank,
-    /// `k` `>` after the blanks.
-    Gt(usize),
-    /// `k` `<` after the blanks.
-    Lt(usize),
+    /// `k` of `>` and `<` after the blanks.
+    Run(usize),
     /// Past any danger: the rest is free.
     Free,
 }
@@ -36,23 +34,14 @@ enum Safe {
 impl Safe {
     /// The state after `c`; `None` where the line would start like a marker.
     fn next(self, c: char) -> Option<Safe> {
-        let run = |k: usize, ch: char, make: fn(usize) -> Safe| {
-            if c == ch {
-                (k + 1 < MARKER_RUN).then(|| make(k + 1))
-            } else {
-                Some(Safe::Free)
-            }
-        };
         match self {
             Safe::Blank => Some(match c {
                 ' ' | '\t' => Safe::Blank,
-                '>' => Safe::Gt(1),
-                '<' => Safe::Lt(1),
+                c if ANGLES.contains(&c) => Safe::Run(1),
                 _ => Safe::Free,
             }),
-            Safe::Gt(k) => run(k, '>', Safe::Gt),
-            Safe::Lt(k) => run(k, '<', Safe::Lt),
-            Safe::Free => Some(Safe::Free),
+            Safe::Run(k) if ANGLES.contains(&c) => (k + 1 < MARKER_RUN).then_some(Safe::Run(k + 1)),
+            Safe::Run(_) | Safe::Free => Some(Safe::Free),
         }
     }
 
@@ -60,8 +49,7 @@ impl Safe {
     fn rule(self) -> String {
         match self {
             Safe::Blank => "rline".into(),
-            Safe::Gt(k) => format!("gt{k}"),
-            Safe::Lt(k) => format!("lt{k}"),
+            Safe::Run(k) => format!("run{k}"),
             Safe::Free => "rest".into(),
         }
     }
@@ -98,21 +86,16 @@ impl Safe {
         match self {
             Safe::Blank => {
                 ways.push(format!("{} rest", not(&[' ', '\t', '<', '>'])));
-                for (ch, name) in [('>', "gt1"), ('<', "lt1")] {
-                    if allowed(ch) {
-                        ways.push(format!("{} {name}", literal(&ch.to_string())));
-                    }
+                for ch in ANGLES.into_iter().filter(|&c| allowed(c)) {
+                    ways.push(format!("{} run1", literal(&ch.to_string())));
                 }
             }
-            Safe::Gt(k) | Safe::Lt(k) => {
-                let (ch, name) = if matches!(self, Safe::Gt(_)) {
-                    ('>', "gt")
-                } else {
-                    ('<', "lt")
-                };
-                ways.push(format!("{} rest", not(&[ch])));
-                if k + 1 < MARKER_RUN && allowed(ch) {
-                    ways.push(format!("{} {name}{}", literal(&ch.to_string()), k + 1));
+            Safe::Run(k) => {
+                ways.push(format!("{} rest", not(&ANGLES)));
+                if k + 1 < MARKER_RUN {
+                    for ch in ANGLES.into_iter().filter(|&c| allowed(c)) {
+                        ways.push(format!("{} run{}", literal(&ch.to_string()), k + 1));
+                    }
                 }
             }
             Safe::Free => ways.push(format!("{} rest", not(&[]))),
@@ -122,8 +105,8 @@ impl Safe {
 }
 
 /// The rules every REPLACE line uses: `rline`, one line (with its `\n`) that does not start
-/// like a marker; `rest`, the free rest of a line; `gt1`… and `lt1`…, a line after that many
-/// `>` or `<`.
+/// like a marker; `rest`, the free rest of a line; `run1`…, a line after that many of `>` and
+/// `<`.
 pub fn line_rules() -> String {
     let mut text = format!(
         "rest ::= [^\\n]{{0,{MAX_LINE}}} \"\\n\"\n\
@@ -132,13 +115,12 @@ pub fn line_rules() -> String {
         Safe::Blank.onward_unblank(None)
     );
     for k in 1..MARKER_RUN {
-        for state in [Safe::Gt(k), Safe::Lt(k)] {
-            text.push_str(&format!(
-                "{} ::= \"\\n\" | {}\n",
-                state.rule(),
-                state.onward(None)
-            ));
-        }
+        let state = Safe::Run(k);
+        text.push_str(&format!(
+            "{} ::= \"\\n\" | {}\n",
+            state.rule(),
+            state.onward(None)
+        ));
     }
     text
 }
@@ -201,9 +183,7 @@ mod tests {
 
     fn starts_like_a_marker(line: &str) -> bool {
         let rest = line.trim_start_matches([' ', '\t']);
-        ['>', '<']
-            .iter()
-            .any(|&c| rest.chars().take_while(|&x| x == c).count() >= MARKER_RUN)
+        rest.chars().take_while(|c| ANGLES.contains(c)).count() >= MARKER_RUN
     }
 
     #[test]
@@ -211,9 +191,9 @@ mod tests {
         let g = Grammar::parse(&format!("root ::= rline\n{}", line_rules())).unwrap();
         for blanks in ["", "  ", "\t "] {
             for run in 1..9 {
-                for ch in ['>', '<'] {
+                for (lead, ch) in [("", '>'), ("", '<'), ("<", '>'), (">", '<'), ("<>", '>')] {
                     for word in ["", " REPLACE", "replace", " SEARCH ", " x", "REPLACE x"] {
-                        let line = format!("{blanks}{}{word}", ch.to_string().repeat(run));
+                        let line = format!("{blanks}{lead}{}{word}", ch.to_string().repeat(run));
                         let marker = is_replace(&line) || is_search(&line);
                         let accepted = g.accepts(&format!("{line}\n"));
                         assert_eq!(accepted, !starts_like_a_marker(&line), "{line:?}");
