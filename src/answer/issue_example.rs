@@ -11,6 +11,13 @@
 //! is turned into an error while the example runs. An example that uses a common alias it never
 //! defines (`np`, `pd`, `plt`, `sns`, `so`…) gets the import first. Without an example or a
 //! named exception there is no script: nothing would tell reproduced from resolved.
+//!
+//! An example is often written where values are shown: a notebook shows a cell's last
+//! expression (its `repr` and rich forms such as `_repr_png_`), a console every expression
+//! statement. Run as a script, nothing is shown, and an issue raised while showing goes unseen:
+//! seaborn-3010's `so.Plot(…).add(…)` fails only when the notebook draws it. So the script shows
+//! values as the example's setting would: a console transcript each expression statement's
+//! `repr`, any other example its last expression, with the rich forms a notebook asks for.
 
 use std::collections::BTreeSet;
 
@@ -21,6 +28,8 @@ use super::fence::closed_blocks;
 pub struct IssueExample {
     pub source: String,
     pub expected: Vec<String>,
+    /// A console transcript (`>>>`), whose expression statements a console shows one by one.
+    pub console: bool,
 }
 
 /// Aliases examples use without importing them, and their modules.
@@ -44,6 +53,7 @@ pub fn find(issue: &str) -> Option<IssueExample> {
             ["", "python", "py", "python3", "pycon", "ipython"].contains(&tag.as_str())
         })
         .find_map(|(_, body)| example_of(body))?;
+    let (source, console) = source;
     let in_example = identifiers(&source);
     let expected: Vec<String> = identifiers(&issue)
         .into_iter()
@@ -52,6 +62,7 @@ pub fn find(issue: &str) -> Option<IssueExample> {
     (!expected.is_empty()).then(|| IssueExample {
         source: with_aliases(&source),
         expected,
+        console,
     })
 }
 
@@ -75,8 +86,10 @@ pub fn script(example: &IssueExample) -> String {
              if isinstance(kind, type) and issubclass(kind, Warning):\n        \
                  warnings.simplefilter(\"error\", kind)\n\
          SOURCE = {source}\n\
+         CONSOLE = {console}\n\
+         {SHOW}\
          try:\n    \
-             exec(compile(SOURCE, \"issue_example.py\", \"exec\"), {{\"__name__\": \"__main__\"}})\n\
+             run(SOURCE)\n\
          except BaseException as error:\n    \
              traceback.print_exc()\n    \
              if {{k.__name__ for k in type(error).__mro__}} & EXPECTED:\n        \
@@ -86,11 +99,43 @@ pub fn script(example: &IssueExample) -> String {
              sys.exit(2)\n\
          print(\"Issue resolved\")\n",
         names = example.expected.join(", "),
+        console = if example.console { "True" } else { "False" },
     )
 }
 
-/// The runnable code of one block, if it is an example.
-fn example_of(body: &str) -> Option<String> {
+/// Python that runs the example (`run(SOURCE)`) showing values as its setting would: a console
+/// each expression statement's `repr`; a notebook its last expression's `repr` and rich forms,
+/// skipped, as IPython skips them, for classes and for objects that answer any attribute.
+const SHOW: &str = r#"import ast, inspect
+RICH = ("_repr_html_", "_repr_markdown_", "_repr_svg_", "_repr_png_", "_repr_jpeg_",
+        "_repr_latex_", "_repr_json_", "_repr_mimebundle_")
+def show(value, rich):
+    if value is None:
+        return
+    print(repr(value)[:2000])
+    if not rich or inspect.isclass(value):
+        return
+    if getattr(value, "_ipython_canary_method_should_not_exist_", None) is not None:
+        return
+    for name in RICH:
+        method = getattr(value, name, None)
+        if callable(method):
+            method()
+def run(source):
+    scope = {"__name__": "__main__"}
+    body = ast.parse(source, "issue_example.py").body
+    steps = [[s] for s in body] if CONSOLE else [body[:-1], body[-1:]]
+    for i, step in enumerate(steps):
+        if len(step) == 1 and isinstance(step[0], ast.Expr) and (CONSOLE or i == 1):
+            code = compile(ast.Expression(step[0].value), "issue_example.py", "eval")
+            show(eval(code, scope), not CONSOLE)
+        elif step:
+            module = ast.Module(body=step, type_ignores=[])
+            exec(compile(module, "issue_example.py", "exec"), scope)
+"#;
+
+/// The runnable code of one block, if it is an example, and whether it is a console transcript.
+fn example_of(body: &str) -> Option<(String, bool)> {
     let console = body.lines().any(|l| l.starts_with(">>> "));
     let code: String = if console {
         body.lines()
@@ -112,7 +157,7 @@ fn example_of(body: &str) -> Option<String> {
         && !looks_like_output
         && code.contains('(')
         && crate::repo::python_parses(&code))
-    .then_some(code)
+    .then_some((code, console))
 }
 
 /// Python-style identifiers of `text`, each once, in order of first appearance.
@@ -246,5 +291,55 @@ mod tests {
             run("```python\nimport warnings\nwarnings.warn('old')\n```\nA UserWarning is shown")
                 .unwrap();
         assert_eq!(warned, (Some(1), "Issue reproduced".to_string()));
+    }
+
+    /// A notebook shows a cell's last expression, rich forms too (seaborn-3010's plot fails
+    /// only when drawn); a console shows each expression statement's `repr`, and nothing else.
+    #[test]
+    fn values_are_shown_as_the_examples_setting_would() {
+        let run = |issue: &str| {
+            let script = script(&find(issue).unwrap());
+            let out = std::process::Command::new("python3")
+                .arg("-c")
+                .arg(&script)
+                .output();
+            out.ok().map(|o| {
+                let stdout = String::from_utf8_lossy(&o.stdout);
+                (
+                    o.status.code(),
+                    stdout.lines().last().unwrap_or("").to_string(),
+                )
+            })
+        };
+        let plot = "class Plot:\n    def __repr__(self):\n        return 'Plot'\n    def _repr_png_(self):\n        return 1 / 0\n";
+        let Some(drawn) = run(&format!(
+            "```python\n{plot}Plot()\n```\nZeroDivisionError when shown"
+        )) else {
+            return; // no python3
+        };
+        assert_eq!(drawn, (Some(1), "Issue reproduced".to_string()));
+        // Only the last expression is shown; a class is not drawn.
+        for cell in ["Plot()\nprint(1)", "Plot"] {
+            let shown = run(&format!("```python\n{plot}{cell}\n```\nZeroDivisionError"));
+            assert_eq!(shown.unwrap().0, Some(0), "{cell}");
+        }
+        let console = |body: &str| {
+            let lines: String = format!("{plot}{body}")
+                .lines()
+                .map(|l| format!(">>> {l}\n"))
+                .collect();
+            run(&format!("```pycon\n{lines}```\nZeroDivisionError")).unwrap()
+        };
+        // A console shows `repr` only, of every expression statement.
+        assert_eq!(console("Plot()\nprint(1)").0, Some(0));
+        let bad_repr = "class Bad:\n    def __repr__(self):\n        return str(1 / 0)\n";
+        let shown = run(&format!(
+            "```pycon\n{}```\nZeroDivisionError",
+            format!("{bad_repr}Bad()\nprint(1)")
+                .lines()
+                .map(|l| format!(">>> {l}\n"))
+                .collect::<String>()
+        ));
+        assert_eq!(shown.unwrap().0, Some(1));
     }
 }
