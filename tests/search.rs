@@ -160,6 +160,33 @@ fn unusable_candidates_are_pruned_with_their_reason_whatever_their_score() {
     assert!(verify.1[0].1.contains("does not reproduce"), "{verify:?}");
 }
 
+/// A script that dies of its own bug is dropped with what it died of, so a reviewer need not
+/// open its output to see why (SmolLM2's scripts forget `import os`).
+#[test]
+fn a_script_that_dies_is_dropped_with_what_it_died_of() {
+    let dir = fixture();
+    let mut responses = two_each();
+    responses[7] = r(
+        "verify",
+        "```python\npath = os.path.join('a', 'b')\nprint(\"Issue reproduced\")\n```",
+        0.99,
+    );
+    let engine = ScriptedEngine::from_toml(&script(&responses), "t").unwrap();
+    let (events, _) = support::run_session(
+        dir.path(),
+        "add subtracts",
+        settings(2, 1),
+        Box::new(engine),
+    );
+    let verify = &kept(&events, Stage::Verify)[0];
+    assert!(
+        verify.1[0].1.contains(
+            "does not reproduce the issue on the original code (other issues: NameError: name 'os' is not defined)"
+        ),
+        "{verify:?}"
+    );
+}
+
 #[test]
 fn identical_patches_are_merged_and_votes_break_orm_ties() {
     let dir = fixture();

@@ -18,8 +18,8 @@ use crate::event::{Beam, Event, SearchStrategy, Stage, TestKind, TestOutcome, Tr
 use crate::model::Message;
 use crate::repo::Worktree;
 use crate::sandbox::{
-    Limits, REPRO_FILE, TestCommand, repro_outcome, run_in_worktree, sandbox_for, suite_outcome,
-    tail, test_log, venv,
+    Limits, REPRO_FILE, TestCommand, died_of, repro_outcome, run_in_worktree, sandbox_for,
+    suite_outcome, tail, test_log, venv,
 };
 use crate::sandbox::{diff_files, test_cmd::related_test_files, test_log::LogFormat};
 
@@ -96,10 +96,21 @@ impl StageKind for ReproStage {
                 beam,
                 script: script.to_string(),
             }),
-            other => bail!(
-                "it does not reproduce the issue on the original code ({})",
-                describe(other)
-            ),
+            other => {
+                let died_of = (other == Some(TestOutcome::OtherIssues))
+                    .then(|| pipeline.test_log.last())
+                    .flatten()
+                    .and_then(|(_, _, output)| died_of(output));
+                match died_of {
+                    Some(error) => bail!(
+                        "it does not reproduce the issue on the original code (other issues: {error})"
+                    ),
+                    None => bail!(
+                        "it does not reproduce the issue on the original code ({})",
+                        describe(other)
+                    ),
+                }
+            }
         }
     }
 }

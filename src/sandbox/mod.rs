@@ -32,7 +32,7 @@ pub use access::{Access, ETC_SECRETS};
 pub use confine::Confinement;
 pub use isolation::{BACKEND_VAR, Backend, Isolation};
 pub use output::CappedOutput;
-pub use repro::{REPRO_FILE, repro_outcome};
+pub use repro::{REPRO_FILE, died_of, repro_outcome};
 pub use run::{RunResult, RunSpec, run};
 pub use test_cmd::TestCommand;
 pub use verify::TAIL_CHARS as RUN_TAIL_CHARS;

@@ -26,6 +26,41 @@ pub fn repro_outcome(result: &RunResult) -> TestOutcome {
         .unwrap_or(TestOutcome::OtherIssues)
 }
 
+/// What a Python script that ended with "other issues" died of, for the reason a reviewer reads:
+/// the last line of its output that names an exception (`NameError: name 'os' is not defined`),
+/// cut to 160 characters, and a word on the sandbox when it reached for the network.
+pub fn died_of(output: &str) -> Option<String> {
+    let line = output.lines().rev().map(str::trim_end).find(|line| {
+        let name = line.split(':').next().unwrap_or("");
+        !name.is_empty()
+            && !line.starts_with(char::is_whitespace)
+            && name.split('.').all(|part| {
+                part.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                    && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            })
+            && ["Error", "Exception", "Exit", "Interrupt", "Warning"]
+                .iter()
+                .any(|end| name.ends_with(end))
+    })?;
+    let mut text: String = line.chars().take(160).collect();
+    if text.len() < line.len() {
+        text.push('…');
+    }
+    let network = [
+        "urlopen error",
+        "Name or service not known",
+        "Temporary failure in name resolution",
+        "Network is unreachable",
+        "ConnectionError",
+        "ConnectionRefusedError",
+        "NewConnectionError",
+    ];
+    if network.iter().any(|n| line.contains(n)) {
+        text.push_str(" — the sandbox has no network");
+    }
+    Some(text)
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -60,5 +95,30 @@ mod tests {
             repro_outcome(&result("Issue resolved", true)),
             TestOutcome::Timeout
         );
+    }
+
+    #[test]
+    fn says_what_a_script_died_of() {
+        let name_error = "Traceback (most recent call last):\n  File \"r.py\", line 7, in <module>\n    x = os.path\nNameError: name 'os' is not defined\n";
+        assert_eq!(
+            died_of(name_error).as_deref(),
+            Some("NameError: name 'os' is not defined")
+        );
+        let syntax = "  File \"r.py\", line 12\n    ]\n    ^\nSyntaxError: closing parenthesis ']' does not match\n";
+        assert!(died_of(syntax).unwrap().starts_with("SyntaxError: closing"));
+        let offline = "urllib.error.URLError: <urlopen error [Errno -2] Name or service not known>\nOther issues\n";
+        assert_eq!(
+            died_of(offline).as_deref(),
+            Some(
+                "urllib.error.URLError: <urlopen error [Errno -2] Name or service not known> — the sandbox has no network"
+            )
+        );
+        assert_eq!(died_of("Issue resolved\nOther issues\n"), None);
+        assert_eq!(
+            died_of("    ValueError: indented, a frame's source\n"),
+            None
+        );
+        let long = format!("ValueError: {}", "x".repeat(300));
+        assert!(died_of(&long).unwrap().ends_with('…'));
     }
 }
