@@ -227,6 +227,20 @@ pub fn apply_edits(
                 loosest = loosest.max(matching);
                 applied += 1;
             }
+            // Found in the file as it was: an earlier edit of the answer changed these lines.
+            Err(_)
+                if *after != before.as_deref().unwrap_or_default()
+                    && before
+                        .as_deref()
+                        .is_some_and(|b| apply_edit(b, edit).is_ok()) =>
+            {
+                failed.push(format!(
+                    "{}: its SEARCH overlaps lines an earlier edit of {} changed; one edit must \
+                     make both changes",
+                    edit.label(index),
+                    edit.file
+                ))
+            }
             Err(err) => failed.push(format!("{}: {err:#}", edit.label(index))),
         }
     }
@@ -417,6 +431,22 @@ mod tests {
         assert!(
             err.contains("edit 1 (a.py") && err.contains("does not exist"),
             "{err}"
+        );
+    }
+
+    /// Gemma's flask-5014 patch: a second edit whose SEARCH the first one had already changed.
+    /// Its SEARCH is in the file as it was, so "not in the file" would mislead.
+    #[test]
+    fn an_edit_overlapping_an_earlier_one_is_said_to() {
+        let answer = "a.py\n<<<<<<< SEARCH\nx = 1\ny = 2\n=======\nvalue = 10\ny = 2\n>>>>>>> REPLACE\n\na.py\n<<<<<<< SEARCH\nx = 1\n=======\nx = 5\n>>>>>>> REPLACE\n";
+        let edits = parse_edits(answer).unwrap().edits;
+        let applied = apply_edits(&edits, |_| Ok(Some("x = 1\ny = 2\nz = 3\n".into()))).unwrap();
+        assert_eq!(applied.changes[0].after, "value = 10\ny = 2\nz = 3\n");
+        assert_eq!(applied.failed.len(), 1);
+        assert!(
+            applied.failed[0].contains("overlaps lines an earlier edit of a.py changed"),
+            "{:?}",
+            applied.failed
         );
     }
 }
