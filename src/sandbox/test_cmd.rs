@@ -51,7 +51,10 @@ impl TestCommand {
         }
     }
 
-    /// Guesses the runner from the repository's files; `None` when nothing is recognised.
+    /// Guesses the runner from the repository's files; `None` when nothing is recognised. A
+    /// Python project is run with pytest when anything says it uses pytest, else with unittest:
+    /// pytest runs unittest's tests too, while unittest finds none of pytest's (seaborn's suite
+    /// ran 0 tests under it and guarded nothing).
     pub fn detect(root: &Path) -> Option<TestCommand> {
         let exists = |name: &str| root.join(name).exists();
         let text = |name: &str| std::fs::read_to_string(root.join(name)).unwrap_or_default();
@@ -61,12 +64,7 @@ impl TestCommand {
             ("go test -v ./...", LogFormat::Go)
         } else if exists("package.json") && text("package.json").contains("\"test\"") {
             ("npm test", LogFormat::ExitStatus)
-        } else if exists("pytest.ini")
-            || exists("conftest.py")
-            || text("pyproject.toml").contains("[tool.pytest")
-            || text("setup.cfg").contains("[tool:pytest]")
-            || text("tox.ini").contains("pytest")
-        {
+        } else if exists("pytest.ini") || uses_pytest(root) {
             ("python -m pytest -rA", LogFormat::Pytest)
         } else if exists("setup.py") || exists("pyproject.toml") || has_python_tests(root) {
             ("python -m unittest -v", LogFormat::Unittest)
@@ -147,6 +145,37 @@ pub fn shell_quote(word: &str) -> String {
     }
 }
 
+/// Whether a Python project says it uses pytest: a `conftest.py` at its root or in its test
+/// folder, or pytest named in its configuration, build files or requirements.
+fn uses_pytest(root: &Path) -> bool {
+    const CONFTEST: &[&str] = &[
+        "conftest.py",
+        "tests/conftest.py",
+        "test/conftest.py",
+        "testing/conftest.py",
+    ];
+    const NAMING: &[&str] = &[
+        "pyproject.toml",
+        "setup.cfg",
+        "setup.py",
+        "tox.ini",
+        "Makefile",
+        "requirements.txt",
+        "requirements-dev.txt",
+        "requirements_dev.txt",
+        "requirements-test.txt",
+        "requirements_test.txt",
+        "requirements_test_min.txt",
+        "dev-requirements.txt",
+        "test-requirements.txt",
+    ];
+    CONFTEST.iter().any(|name| root.join(name).is_file())
+        || NAMING.iter().any(|name| {
+            std::fs::read_to_string(root.join(name))
+                .is_ok_and(|text| text.contains("pytest") || text.contains("py.test"))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,10 +232,34 @@ mod tests {
             TestCommand::detect(dir.path()).unwrap().format,
             LogFormat::Unittest
         );
-        std::fs::write(dir.path().join("conftest.py"), "").unwrap();
+        std::fs::write(dir.path().join("setup.py"), "setup(name='x')").unwrap();
+        assert_eq!(
+            TestCommand::detect(dir.path()).unwrap().format,
+            LogFormat::Unittest
+        );
+        // seaborn: pytest only among the optional dependencies, conftest.py in tests/.
+        std::fs::write(
+            dir.path().join("pyproject.toml"),
+            "[project.optional-dependencies]\ndev = [\"pytest\", \"flake8\"]\n",
+        )
+        .unwrap();
         assert_eq!(
             TestCommand::detect(dir.path()).unwrap().shell,
             "python -m pytest -rA"
+        );
+        std::fs::remove_file(dir.path().join("pyproject.toml")).unwrap();
+        std::fs::create_dir(dir.path().join("tests")).unwrap();
+        std::fs::write(dir.path().join("tests/conftest.py"), "").unwrap();
+        assert_eq!(
+            TestCommand::detect(dir.path()).unwrap().shell,
+            "python -m pytest -rA"
+        );
+        // requests: `py.test` in its Makefile.
+        std::fs::remove_file(dir.path().join("tests/conftest.py")).unwrap();
+        std::fs::write(dir.path().join("Makefile"), "test:\n\tpy.test\n").unwrap();
+        assert_eq!(
+            TestCommand::detect(dir.path()).unwrap().format,
+            LogFormat::Pytest
         );
         std::fs::write(dir.path().join("Cargo.toml"), "").unwrap();
         assert_eq!(
