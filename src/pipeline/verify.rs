@@ -96,22 +96,24 @@ impl StageKind for ReproStage {
                 beam,
                 script: script.to_string(),
             }),
-            other => {
-                let died_of = (other == Some(TestOutcome::OtherIssues))
-                    .then(|| pipeline.test_log.last())
-                    .flatten()
-                    .and_then(|(_, _, output)| died_of(output));
-                match died_of {
-                    Some(error) => bail!(
-                        "it does not reproduce the issue on the original code (other issues: {error})"
-                    ),
-                    None => bail!(
-                        "it does not reproduce the issue on the original code ({})",
-                        describe(other)
-                    ),
-                }
-            }
+            other => bail!(
+                "it does not reproduce the issue on the original code ({})",
+                explain(other, pipeline.test_log.last())
+            ),
         }
+    }
+}
+
+/// [`describe`], and for a script that ended with other issues what it died of, read from the
+/// log entry of its run.
+fn explain(outcome: Option<TestOutcome>, run: Option<&(Beam, String, String)>) -> String {
+    let died = (outcome == Some(TestOutcome::OtherIssues))
+        .then_some(run)
+        .flatten()
+        .and_then(|(_, _, output)| died_of(output));
+    match died {
+        Some(error) => format!("other issues: {error}"),
+        None => describe(outcome).to_string(),
     }
 }
 
@@ -268,7 +270,7 @@ impl Pipeline {
                 &repro.script,
             )?;
             if outcome != Some(TestOutcome::Resolved) {
-                failing.push(describe(outcome));
+                failing.push(explain(outcome, self.test_log.last()));
             }
         }
         self.suite_last.clear();
