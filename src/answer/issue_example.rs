@@ -263,22 +263,25 @@ mod tests {
         assert_eq!(kept.source, "import numpy as np\nnp.zeros(1)\n");
     }
 
+    /// The script of `issue`'s example run by python3: its exit status and trimmed stdout;
+    /// `None` without python3.
+    fn run(issue: &str) -> Option<(Option<i32>, String)> {
+        let script = script(&find(issue).unwrap());
+        let out = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(&script)
+            .output();
+        out.ok().map(|o| {
+            (
+                o.status.code(),
+                String::from_utf8_lossy(&o.stdout).trim().to_string(),
+            )
+        })
+    }
+
     /// The script really runs under the protocol (when python3 is there).
     #[test]
     fn the_script_reports_by_the_protocol() {
-        let run = |issue: &str| {
-            let script = script(&find(issue).unwrap());
-            let out = std::process::Command::new("python3")
-                .arg("-c")
-                .arg(&script)
-                .output();
-            out.ok().map(|o| {
-                (
-                    o.status.code(),
-                    String::from_utf8_lossy(&o.stdout).trim().to_string(),
-                )
-            })
-        };
         let Some(raised) = run("```python\nabs(None)\n```\nTypeError: unsupported") else {
             return; // no python3
         };
@@ -298,18 +301,7 @@ mod tests {
     #[test]
     fn values_are_shown_as_the_examples_setting_would() {
         let run = |issue: &str| {
-            let script = script(&find(issue).unwrap());
-            let out = std::process::Command::new("python3")
-                .arg("-c")
-                .arg(&script)
-                .output();
-            out.ok().map(|o| {
-                let stdout = String::from_utf8_lossy(&o.stdout);
-                (
-                    o.status.code(),
-                    stdout.lines().last().unwrap_or("").to_string(),
-                )
-            })
+            run(issue).map(|(code, out)| (code, out.lines().last().unwrap_or("").to_string()))
         };
         let plot = "class Plot:\n    def __repr__(self):\n        return 'Plot'\n    def _repr_png_(self):\n        return 1 / 0\n";
         let Some(drawn) = run(&format!(
