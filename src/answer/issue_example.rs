@@ -1,6 +1,7 @@
 //! The issue's own example as a reproduction script: many issues hold a short Python example and
 //! name the exception it raises (a traceback's last line, "raises a `TypeError`"). Run as it
-//! stands, such an example reproduces the issue when it raises one of those exceptions and shows
+//! stands, such an example reproduces the issue when it raises one of those exceptions (or one
+//! raised while handling them: seaborn wraps the issue's `TypeError` in a `PlotSpecError`) and shows
 //! it resolved when it runs through — a reproduction no model had to write, offered to the verify
 //! stage beside the model's scripts (and kept only if it reproduces, like theirs).
 //!
@@ -92,7 +93,10 @@ pub fn script(example: &IssueExample) -> String {
              run(SOURCE)\n\
          except BaseException as error:\n    \
              traceback.print_exc()\n    \
-             if {{k.__name__ for k in type(error).__mro__}} & EXPECTED:\n        \
+             chain = [error]\n    \
+             while len(chain) < 20 and (chain[-1].__cause__ or chain[-1].__context__):\n        \
+                 chain.append(chain[-1].__cause__ or chain[-1].__context__)\n    \
+             if any({{k.__name__ for k in type(e).__mro__}} & EXPECTED for e in chain):\n        \
                  print(\"Issue reproduced\")\n        \
                  sys.exit(1)\n    \
              print(\"Other issues\")\n    \
@@ -294,6 +298,10 @@ mod tests {
             run("```python\nimport warnings\nwarnings.warn('old')\n```\nA UserWarning is shown")
                 .unwrap();
         assert_eq!(warned, (Some(1), "Issue reproduced".to_string()));
+        // The named exception wrapped in another (seaborn-3190's PlotSpecError) reproduces too.
+        let wrapped = run("```python\nclass SpecError(Exception):\n    pass\ntry:\n    abs(None)\nexcept Exception as e:\n    raise SpecError('setup failed') from e\n```\nIt raises TypeError")
+            .unwrap();
+        assert_eq!(wrapped, (Some(1), "Issue reproduced".to_string()));
     }
 
     /// A notebook shows a cell's last expression, rich forms too (seaborn-3010's plot fails
