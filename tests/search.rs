@@ -161,14 +161,15 @@ fn unusable_candidates_are_pruned_with_their_reason_whatever_their_score() {
 }
 
 /// A script that dies of its own bug is dropped with what it died of, so a reviewer need not
-/// open its output to see why (SmolLM2's scripts forget `import os`).
+/// open its output to see why (SmolLM2's scripts import what is not there); paths in it are the
+/// repository's, not the throw-away worktree's.
 #[test]
 fn a_script_that_dies_is_dropped_with_what_it_died_of() {
     let dir = fixture();
     let mut responses = two_each();
     responses[7] = r(
         "verify",
-        "```python\npath = os.path.join('a', 'b')\nprint(\"Issue reproduced\")\n```",
+        "```python\nfrom calc import nothing_here\nprint(\"Issue reproduced\")\n```",
         0.99,
     );
     let engine = ScriptedEngine::from_toml(&script(&responses), "t").unwrap();
@@ -181,7 +182,8 @@ fn a_script_that_dies_is_dropped_with_what_it_died_of() {
     let verify = &kept(&events, Stage::Verify)[0];
     assert!(
         verify.1[0].1.contains(
-            "does not reproduce the issue on the original code (other issues: NameError: name 'os' is not defined)"
+            "does not reproduce the issue on the original code (other issues: ImportError: cannot \
+             import name 'nothing_here' from 'calc' (calc.py))"
         ),
         "{verify:?}"
     );

@@ -98,21 +98,28 @@ impl StageKind for ReproStage {
             }),
             other => bail!(
                 "it does not reproduce the issue on the original code ({})",
-                explain(other, pipeline.test_log.last())
+                explain(other, pipeline.test_log.last(), original.path())
             ),
         }
     }
 }
 
 /// [`describe`], and for a script that ended with other issues what it died of, read from the
-/// log entry of its run.
-fn explain(outcome: Option<TestOutcome>, run: Option<&(Beam, String, String)>) -> String {
+/// log entry of its run in the worktree at `tree` (whose paths are shown relative to it).
+fn explain(
+    outcome: Option<TestOutcome>,
+    run: Option<&(Beam, String, String)>,
+    tree: &std::path::Path,
+) -> String {
     let died = (outcome == Some(TestOutcome::OtherIssues))
         .then_some(run)
         .flatten()
         .and_then(|(_, _, output)| died_of(output));
     match died {
-        Some(error) => format!("other issues: {error}"),
+        Some(error) => format!(
+            "other issues: {}",
+            error.replace(&format!("{}/", tree.display()), "")
+        ),
         None => describe(outcome).to_string(),
     }
 }
@@ -270,7 +277,7 @@ impl Pipeline {
                 &repro.script,
             )?;
             if outcome != Some(TestOutcome::Resolved) {
-                failing.push(explain(outcome, self.test_log.last()));
+                failing.push(explain(outcome, self.test_log.last(), tree.path()));
             }
         }
         self.suite_last.clear();
