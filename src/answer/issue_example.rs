@@ -47,14 +47,13 @@ const ALIASES: &[(&str, &str)] = &[
 /// The issue's example, when it has one and names an exception.
 pub fn find(issue: &str) -> Option<IssueExample> {
     let issue = issue.replace("\r\n", "\n");
-    let source = closed_blocks(&issue)
+    let (source, console) = closed_blocks(&issue)
         .into_iter()
         .filter(|(tag, _)| {
             let tag = tag.to_ascii_lowercase();
             ["", "python", "py", "python3", "pycon", "ipython"].contains(&tag.as_str())
         })
         .find_map(|(_, body)| example_of(body))?;
-    let (source, console) = source;
     let in_example = identifiers(&source);
     let expected: Vec<String> = identifiers(&issue)
         .into_iter()
