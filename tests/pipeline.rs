@@ -754,3 +754,25 @@ fn a_patch_that_breaks_the_modules_syntax_is_said_to_at_once() {
         "no error names the broken module"
     );
 }
+
+/// SmolLM2's cut-short REPLACE: code, then prose until the answer budget ran out. The REPLACE
+/// is cut back to where the module parses, a note says how much was kept, and the patch verifies.
+#[test]
+fn a_cut_short_replace_is_cut_back_to_what_parses() {
+    let dir = tempfile::tempdir().unwrap();
+    support::fixture_repo(dir.path(), &[("calc.py", CALC)]);
+    let text = script("    return a - b", true).replace(
+        "=======\n    return a + b\n>>>>>>> REPLACE\n",
+        "=======\n    return a + b\nThis makes add add, as the issue asks.\nThe tests then pass\n",
+    );
+    let engine = ScriptedEngine::from_toml(&text, "test").unwrap();
+    let (events, outcome) =
+        support::run_session(dir.path(), "add is wrong", settings(), Box::new(engine));
+    assert!(matches!(outcome, Outcome::Verified { .. }), "{outcome:?}");
+    assert!(
+        events.iter().any(|e| matches!(&e.event,
+            Event::Note { stage: Some(Stage::Patch), message }
+                if message.contains("left calc.py unparseable: the first 1 of its 3 REPLACE lines are kept"))),
+        "no note says the REPLACE was cut back"
+    );
+}

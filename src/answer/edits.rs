@@ -57,6 +57,9 @@ fn shorten(text: &str, max: usize) -> String {
 pub struct ParsedEdits {
     pub edits: Vec<Edit>,
     pub problems: Vec<String>,
+    /// The last edit's block was cut short: its REPLACE runs to the end of the answer, where
+    /// the answer budget or a loop guard stopped the model, not where the model meant it to end.
+    pub cut: bool,
 }
 
 /// The canonical markers, as ponder writes them.
@@ -105,6 +108,7 @@ pub fn parse_edits(answer: &str) -> Result<ParsedEdits> {
     let mut block_start = 0; // first line after the previous block
     let mut i = 0;
     let mut blocks = 0;
+    let mut cut = false;
     while i < lines.len() {
         if !is_search(lines[i]) {
             i += 1;
@@ -152,6 +156,7 @@ pub fn parse_edits(answer: &str) -> Result<ParsedEdits> {
                 {
                     end -= 1;
                 }
+                cut = file.is_some();
                 end
             }
         };
@@ -185,7 +190,11 @@ pub fn parse_edits(answer: &str) -> Result<ParsedEdits> {
             None => bail!("the answer has no SEARCH/REPLACE edit"),
         }
     }
-    Ok(ParsedEdits { edits, problems })
+    Ok(ParsedEdits {
+        edits,
+        problems,
+        cut,
+    })
 }
 
 /// The answer without chat turn markers a weak model wrote as text (`<|eot_id|>path.py` names
@@ -376,6 +385,7 @@ mod tests {
     fn a_last_block_cut_before_its_end_keeps_its_replace() {
         let parsed = parse_edits("a.py\n<<<<<<< SEARCH\nx\n=======\ny\nz\n\n```").unwrap();
         assert_eq!(parsed.edits[0].replace, "y\nz\n");
+        assert!(parsed.cut);
         assert!(
             parsed.problems[0].contains("runs to the end"),
             "{:?}",
@@ -386,6 +396,7 @@ mod tests {
         let parsed = parse_edits(answer).unwrap();
         assert_eq!(parsed.edits.len(), 1);
         assert_eq!(parsed.edits[0].file, "b.py");
+        assert!(!parsed.cut);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Stage 3, patch: SEARCH/REPLACE edits turned into a unified diff. Candidates whose edits give
 //! the same files are one patch with several votes; a patch that leaves a Python module unparseable
-//! is said to at once.
+//! is said to at once. A block cut short whose REPLACE breaks its module is cut back to the lines
+//! that do not ([`trim_cut_replace`]).
 
 use std::collections::HashMap;
 
@@ -9,7 +10,7 @@ use serde::Serialize;
 
 use super::Pipeline;
 use super::beams::{Candidate, StageKind};
-use super::edit::{FileChange, Matching, apply_edits, unified_diff};
+use super::edit::{Edit, FileChange, Matching, apply_edit, apply_edits, unified_diff};
 use super::localize::Location;
 use crate::answer::grammar::{self, PatchFile};
 use crate::answer::{parse_edits, paths};
@@ -148,6 +149,9 @@ impl PatchStage {
                 edit.file = file.to_string();
             }
         }
+        if parsed.cut {
+            trim_cut_replace(pipeline, beam, &mut parsed.edits);
+        }
         let applied = apply_edits(&parsed.edits, |path| {
             if pipeline.workspace.has_file(path) {
                 return pipeline.workspace.read(path).map(Some);
@@ -206,6 +210,65 @@ impl PatchStage {
             merged,
             matching: patch.matching.name().to_string(),
         });
+    }
+}
+
+/// Most REPLACE lengths tried when cutting a REPLACE back.
+const MAX_TRIMS: usize = 200;
+
+/// The last edit of an answer cut short (its block has no REPLACE marker) ends where the model
+/// was stopped — the answer budget, a loop guard — often in prose or half a statement: SmolLM2
+/// wrote code, then went on in English until stopped. When its REPLACE leaves a Python module
+/// that parsed unparseable, it is cut back to its longest start (one line at least, changing
+/// something) after which the module parses, and a note says how much was kept. Otherwise, or
+/// when no start parses, the edit stays as written.
+fn trim_cut_replace(pipeline: &Pipeline, beam: Beam, edits: &mut [Edit]) {
+    let count = edits.len();
+    let Some((last, before)) = edits.split_last_mut() else {
+        return;
+    };
+    if !last.file.ends_with(".py") || !pipeline.workspace.has_file(&last.file) {
+        return;
+    }
+    let Ok(original) = pipeline.workspace.read(&last.file) else {
+        return;
+    };
+    if !crate::repo::python_parses(&original) {
+        return;
+    }
+    // The file as the edits before the last one leave it (a failing edit changes nothing).
+    let mut text = original;
+    for edit in before.iter().filter(|e| e.file == last.file) {
+        if let Ok((next, _)) = apply_edit(&text, edit) {
+            text = next;
+        }
+    }
+    if apply_edit(&text, last).is_ok_and(|(after, _)| crate::repo::python_parses(&after)) {
+        return;
+    }
+    let lines: Vec<&str> = last.replace.split_inclusive('\n').collect();
+    for keep in (1..lines.len()).rev().take(MAX_TRIMS) {
+        let replace = lines[..keep].concat();
+        if replace == last.search {
+            continue;
+        }
+        let trial = Edit {
+            replace,
+            ..last.clone()
+        };
+        if apply_edit(&text, &trial).is_ok_and(|(after, _)| crate::repo::python_parses(&after)) {
+            pipeline.note(
+                Stage::Patch,
+                format!(
+                    "candidate {beam}: edit {count}, cut short with the answer, left {} \
+                     unparseable: the first {keep} of its {} REPLACE lines are kept",
+                    last.file,
+                    lines.len()
+                ),
+            );
+            last.replace = trial.replace;
+            return;
+        }
     }
 }
 
