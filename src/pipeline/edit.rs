@@ -227,16 +227,17 @@ pub fn apply_edits(
                 loosest = loosest.max(matching);
                 applied += 1;
             }
-            // Found in the file as it was: an earlier edit of the answer changed these lines.
-            Err(_)
+            // Found in the file as it was: an earlier edit of the answer changed (or copied)
+            // these lines.
+            Err(err)
                 if *after != before.as_deref().unwrap_or_default()
                     && before
                         .as_deref()
                         .is_some_and(|b| apply_edit(b, edit).is_ok()) =>
             {
                 failed.push(format!(
-                    "{}: its SEARCH overlaps lines an earlier edit of {} changed; one edit must \
-                     make both changes",
+                    "{}: after the earlier edits, {err:#}; it was in {} as it was, so an earlier \
+                     edit changed or copied those lines (one edit must make both changes)",
                     edit.label(index),
                     edit.file
                 ))
@@ -444,7 +445,10 @@ mod tests {
         assert_eq!(applied.changes[0].after, "value = 10\ny = 2\nz = 3\n");
         assert_eq!(applied.failed.len(), 1);
         assert!(
-            applied.failed[0].contains("overlaps lines an earlier edit of a.py changed"),
+            applied.failed[0].contains(
+                "after the earlier edits, the SEARCH text is not in a.py; it was in a.py as it \
+                 was, so an earlier edit changed or copied those lines"
+            ),
             "{:?}",
             applied.failed
         );
