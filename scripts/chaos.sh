@@ -43,9 +43,10 @@ user_fingerprint() {
 before=$(fingerprint)
 user_before=$(user_fingerprint)
 
+fix_args=(fix --repo "$repo" --issue-file assets/demo/issue.md --script assets/demo/script.toml
+  --test-cmd "python3 -m unittest" --budget 4 --headless)
 fix() {
-  "$bin" fix --repo "$repo" --issue-file assets/demo/issue.md --script assets/demo/script.toml \
-    --test-cmd "python3 -m unittest" --budget 4 --headless >"$work/fix.log" 2>&1
+  "$bin" "${fix_args[@]}" >"$work/fix.log" 2>&1
 }
 
 started=$(date +%s%N)
@@ -61,7 +62,9 @@ for run in $(seq 1 "$runs"); do
   # Each run's journal is the only one: a kill before it exists must not find the last run's.
   rm -rf "$PONDER_DATA_DIR"
   delay_ms=$(( (RANDOM * 32768 + RANDOM) % (clean_ms + 1) ))
-  fix &
+  # `exec` makes the background job ponder itself: killing a shell that runs it as a child
+  # would leave ponder running on, and the checks below would race it.
+  (exec "$bin" "${fix_args[@]}" >"$work/fix.log" 2>&1) &
   pid=$!
   sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
   if kill -9 "$pid" 2>/dev/null; then killed=yes; else killed=no; fi
