@@ -64,7 +64,7 @@ impl TestCommand {
             ("go test -v ./...", LogFormat::Go)
         } else if exists("package.json") && text("package.json").contains("\"test\"") {
             ("npm test", LogFormat::ExitStatus)
-        } else if exists("pytest.ini") || uses_pytest(root) {
+        } else if uses_pytest(root) {
             ("python -m pytest -rA", LogFormat::Pytest)
         } else if exists("setup.py") || exists("pyproject.toml") || has_python_tests(root) {
             ("python -m unittest -v", LogFormat::Unittest)
@@ -145,10 +145,11 @@ pub fn shell_quote(word: &str) -> String {
     }
 }
 
-/// Whether a Python project says it uses pytest: a `conftest.py` at its root or in its test
-/// folder, or pytest named in its configuration, build files or requirements.
+/// Whether a Python project says it uses pytest: a `pytest.ini`, a `conftest.py` at its root or
+/// in its test folder, or pytest named in its configuration, build files or requirements.
 fn uses_pytest(root: &Path) -> bool {
-    const CONFTEST: &[&str] = &[
+    const PRESENT: &[&str] = &[
+        "pytest.ini",
         "conftest.py",
         "tests/conftest.py",
         "test/conftest.py",
@@ -169,7 +170,7 @@ fn uses_pytest(root: &Path) -> bool {
         "dev-requirements.txt",
         "test-requirements.txt",
     ];
-    CONFTEST.iter().any(|name| root.join(name).is_file())
+    PRESENT.iter().any(|name| root.join(name).is_file())
         || NAMING.iter().any(|name| {
             std::fs::read_to_string(root.join(name))
                 .is_ok_and(|text| text.contains("pytest") || text.contains("py.test"))
