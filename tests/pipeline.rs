@@ -311,6 +311,65 @@ calc.py
     assert!(g.accepts(&answer("    return a + b\n")));
 }
 
+/// A location spanning most of a long file (SmolLM2 gave lines 12-1234) is narrowed to the
+/// function in it that ranks best for the issue; one with no function in it is cut to its first
+/// 200 lines. Notes say so, and the journal records the narrowed spans.
+#[test]
+fn a_location_too_long_to_show_is_narrowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let others: String = (0..120)
+        .map(|i| format!("def other_{i}(x):\n    return x * {i}\n\n"))
+        .collect();
+    let source = format!("{others}{CALC}\n{others}");
+    let lines = source.lines().count();
+    let constants = "X = 1\n".repeat(300);
+    support::fixture_repo(
+        dir.path(),
+        &[("calc.py", &source), ("consts.py", &constants)],
+    );
+    let script = script("    return a - b", true).replace(
+        r#"[{"file": "calc.py", "class": null, "function": "add", "start": 1, "end": 2}]"#,
+        &format!(
+            r#"[{{"file": "calc.py", "start": 2, "end": {lines}}}, {{"file": "consts.py", "start": 1, "end": 300}}]"#
+        ),
+    );
+    let events = until_localize(dir.path(), &script);
+    let notes: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::Note { message, .. } => Some(message.as_str()),
+            _ => None,
+        })
+        .collect();
+    let located = events
+        .iter()
+        .find_map(|e| match &e.event {
+            Event::Located { locations, .. } => Some(locations.clone()),
+            _ => None,
+        })
+        .expect("a located event");
+    assert_eq!(located.len(), 2, "{located:?}");
+    assert_eq!(
+        (located[0].start, located[0].end),
+        (361, 362),
+        "{located:?}"
+    );
+    assert_eq!(located[0].function.as_deref(), Some("add"));
+    assert_eq!((located[1].start, located[1].end), (1, 200), "{located:?}");
+    let said = |what: &str| notes.iter().any(|n| n.contains(what));
+    assert!(
+        said(&format!(
+            "lines 2-{lines} are {} lines: narrowed to add (lines 361-362)",
+            lines - 1
+        )),
+        "{notes:?}"
+    );
+    assert!(
+        said("lines 1-300 are 300 lines: cut to lines 1-200"),
+        "{notes:?}"
+    );
+}
+
 /// With nobody to steer, a stage without a usable candidate is re-rolled once and then ends the
 /// session (as the tests around show); with someone, it waits, and an answer the user writes
 /// carries it on.

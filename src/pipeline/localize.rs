@@ -28,8 +28,11 @@ const SHOWN_CHARS: usize = 24_000;
 pub const MAX_ROUNDS: u32 = 3;
 /// Tool calls a candidate may make in one round.
 const MAX_CALLS: usize = 5;
-/// Lines taken when a location names neither lines nor a known symbol.
-const WHOLE_FILE_LINES: usize = 200;
+/// The most lines one location may span. A longer span (SmolLM2 on pylint-7080 gave lines
+/// 12-1234 of a 1,234-line file) made a 20k-token patch prompt, hours of prompt decoding on a
+/// CPU, for a model that cannot use it: it is narrowed to the function or class inside it that
+/// ranks best for the issue, else cut to its first lines.
+const MAX_SPAN_LINES: usize = 200;
 
 /// A localize candidate's result: valid locations and the answer that gave them.
 #[derive(Debug, Clone)]
@@ -439,22 +442,67 @@ fn resolve_location(
                 span
             }
             None => {
-                let end = lines.min(WHOLE_FILE_LINES);
-                how.push(format!("no lines given: lines 1-{end} of {file} taken"));
-                (1, end)
+                how.push(if lines <= MAX_SPAN_LINES {
+                    format!("no lines given: lines 1-{lines} of {file} taken")
+                } else {
+                    "no lines given".to_string()
+                });
+                (1, lines)
             }
         },
     };
-    Ok((
-        Location {
-            file: file.to_string(),
-            class: proposed.class.clone(),
-            function: proposed.function.clone(),
-            start,
-            end,
-        },
-        (!how.is_empty()).then(|| how.join("; ")),
-    ))
+    let mut location = Location {
+        file: file.to_string(),
+        class: proposed.class.clone(),
+        function: proposed.function.clone(),
+        start,
+        end,
+    };
+    if end - start >= MAX_SPAN_LINES {
+        how.push(narrow(pipeline, &mut location));
+    }
+    Ok((location, (!how.is_empty()).then(|| how.join("; "))))
+}
+
+/// Narrows a location longer than [`MAX_SPAN_LINES`] to the function, method or class inside
+/// it that ranks best for the issue and fits, else to its first lines; says what it did.
+fn narrow(pipeline: &Pipeline, location: &mut Location) -> String {
+    let (start, end) = (location.start, location.end);
+    let said = format!("lines {start}-{end} are {} lines", end - start + 1);
+    let best = pipeline.index.as_ref().and_then(|index| {
+        let issue = pipeline.issue.text();
+        let files = [location.file.clone()];
+        crate::repo::rank_symbols(index, &issue, &files, usize::MAX)
+            .into_iter()
+            .find(|s| start <= s.start && s.end <= end && s.end - s.start < MAX_SPAN_LINES)
+    });
+    match best {
+        Some(unit) => {
+            (location.start, location.end) = (unit.start, unit.end);
+            if unit.kind == SymbolKind::Class {
+                (location.class, location.function) = (Some(unit.name.clone()), None);
+            } else {
+                let (class, function) = match unit.name.rsplit_once('.') {
+                    Some((class, function)) => (Some(class.to_string()), function.to_string()),
+                    None => (None, unit.name.clone()),
+                };
+                (location.class, location.function) = (class, Some(function));
+            }
+            format!(
+                "{said}: narrowed to {} (lines {}-{}), the function or class in them that \
+                 ranks best for the issue",
+                unit.name, unit.start, unit.end
+            )
+        }
+        None => {
+            location.end = start + MAX_SPAN_LINES - 1;
+            format!(
+                "{said}: cut to lines {start}-{} (no function or class in them ranks for the \
+                 issue)",
+                location.end
+            )
+        }
+    }
 }
 
 #[cfg(test)]
