@@ -224,6 +224,28 @@ fn pause_is_recorded_and_abort_stops_within_a_step() {
 }
 
 /// Runs `script` on the repository at `dir` with `until = localize`, which must stop it there.
+/// The messages of the session's notes.
+fn notes(events: &[ponder::event::Envelope]) -> Vec<&str> {
+    events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::Note { message, .. } => Some(message.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The locations of the session's first `located` event.
+fn located(events: &[ponder::event::Envelope]) -> Vec<ponder::answer::Location> {
+    events
+        .iter()
+        .find_map(|e| match &e.event {
+            Event::Located { locations, .. } => Some(locations.clone()),
+            _ => None,
+        })
+        .expect("a located event")
+}
+
 fn until_localize(dir: &std::path::Path, script: &str) -> Vec<ponder::event::Envelope> {
     let engine = ScriptedEngine::from_toml(script, "test").unwrap();
     let mut settings = settings();
@@ -334,20 +356,8 @@ fn a_location_too_long_to_show_is_narrowed() {
         ),
     );
     let events = until_localize(dir.path(), &script);
-    let notes: Vec<&str> = events
-        .iter()
-        .filter_map(|e| match &e.event {
-            Event::Note { message, .. } => Some(message.as_str()),
-            _ => None,
-        })
-        .collect();
-    let located = events
-        .iter()
-        .find_map(|e| match &e.event {
-            Event::Located { locations, .. } => Some(locations.clone()),
-            _ => None,
-        })
-        .expect("a located event");
+    let notes = notes(&events);
+    let located = located(&events);
     assert_eq!(located.len(), 2, "{located:?}");
     assert_eq!(
         (located[0].start, located[0].end),
@@ -442,13 +452,7 @@ fn lines_that_miss_the_named_function_give_way_to_its_span() {
         r#""function": "add", "start": 3, "end": 5"#,
     );
     let events = until_localize(dir.path(), &script);
-    let notes: Vec<&str> = events
-        .iter()
-        .filter_map(|e| match &e.event {
-            Event::Note { message, .. } => Some(message.as_str()),
-            _ => None,
-        })
-        .collect();
+    let notes = notes(&events);
     assert!(
         notes
             .iter()
@@ -457,11 +461,7 @@ fn lines_that_miss_the_named_function_give_way_to_its_span() {
     );
     // The journal records the span used, and location accuracy is measured on it, not on the
     // lines the model wrote.
-    let located = events.iter().find_map(|e| match &e.event {
-        Event::Located { locations, .. } => Some(locations.clone()),
-        _ => None,
-    });
-    let located = located.expect("a located event");
+    let located = located(&events);
     assert_eq!((located[0].start, located[0].end), (32, 33), "{located:?}");
     let trajectory = ponder::session::export::Trajectory::from_envelopes(&events).unwrap();
     let gold = ponder::session::export::gold::parse(
@@ -712,13 +712,7 @@ fn reproduction_scripts_run_with_the_projects_virtualenv() {
         settings,
         Box::new(engine),
     );
-    let notes: Vec<&str> = events
-        .iter()
-        .filter_map(|e| match &e.event {
-            Event::Note { message, .. } => Some(message.as_str()),
-            _ => None,
-        })
-        .collect();
+    let notes = notes(&events);
     assert!(
         notes
             .iter()
