@@ -83,6 +83,36 @@ fn a_warm_start_reuses_every_unchanged_file_and_ranks_like_a_cold_build() {
 }
 
 #[test]
+fn a_warm_index_reads_its_texts_after_the_snapshot_under_it_is_replaced() {
+    // A warm start keeps texts in the snapshot's memory map; a later save renames a new
+    // snapshot over that file, and the earlier index must read its texts as they were.
+    let repo = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    fixture(repo.path());
+    let store = IndexStore::at(cache.path());
+    open(repo.path(), &store);
+    let (warm, report) = open(repo.path(), &store);
+    assert_eq!(report.cache, CacheState::Used);
+    let before = std::fs::read_to_string(repo.path().join("pkg/adapters.py")).unwrap();
+    std::fs::write(
+        repo.path().join("pkg/adapters.py"),
+        "class Other:
+    pass
+",
+    )
+    .unwrap();
+    let (_, report) = open(repo.path(), &store);
+    assert!(report.saved && report.parsed == 1, "{report:?}");
+    let file = warm.file("pkg/adapters.py").unwrap();
+    assert_eq!(&*file.text, before);
+    assert_eq!(
+        file.lines(2, 2),
+        "    def send(self, request, timeout=None):"
+    );
+    assert_eq!(file.line_count(), 3);
+}
+
+#[test]
 fn changed_added_and_removed_files_are_seen() {
     let repo = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();

@@ -122,6 +122,16 @@ impl Bm25 {
                 return None;
             }
         }
+        // Each posting list is allocated once at its final length.
+        let mut lengths = vec![0usize; bm25.postings.len()];
+        for (_, pairs) in &docs {
+            for &(id, _) in pairs {
+                *lengths.get_mut(id as usize)? += 1;
+            }
+        }
+        for (postings, len) in bm25.postings.iter_mut().zip(lengths) {
+            postings.reserve_exact(len);
+        }
         for (doc, pairs) in docs {
             if bm25.docs.len() <= doc {
                 bm25.docs.resize(doc + 1, None);

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 
 use super::bm25::{Bm25, TermCounts};
 use super::fresh::{GitIndex, Stamp, blob_id};
-use super::index::{IndexedFile, parse_bytes, read_listed};
+use super::index::{IndexedFile, NameTables, parse_bytes, read_listed};
 use super::progress::{IndexProgress, Progress};
 use super::snapshot::{self, FORMAT, StoredFile};
 use super::store::{IndexStore, Loaded};
@@ -120,7 +120,7 @@ impl Persisted {
             None => (None, CacheState::Off),
             Some(Loaded::Missing) => (None, CacheState::Missing),
             Some(Loaded::Invalid(reason)) => (None, CacheState::Rebuilt(reason)),
-            Some(Loaded::Found(payload)) => match snapshot::decode(&payload) {
+            Some(Loaded::Found(payload)) => match snapshot::decode(&payload, Some(payload.map())) {
                 Ok(snapshot) => (Some(snapshot), CacheState::Used),
                 Err(err) => (
                     None,
@@ -295,15 +295,14 @@ pub fn open_persisted(
     }
     report.dropped = dropped;
     let vocabulary = stored.map(|(v, _)| v).unwrap_or_default();
-    // The term table and the files (each finding its line starts) are rebuilt side by side.
-    let (bm25, slots) = rayon::join(
+    let slots: Vec<Option<IndexedFile>> = filled
+        .into_par_iter()
+        .map(|f| Some(f.into_file()))
+        .collect();
+    // The term table and the name tables are rebuilt side by side.
+    let (bm25, tables) = rayon::join(
         || Bm25::import(vocabulary, reused_docs),
-        || {
-            filled
-                .into_par_iter()
-                .map(|f| Some(f.into_file()))
-                .collect::<Vec<_>>()
-        },
+        || NameTables::of(&slots),
     );
     let mut bm25 = match bm25 {
         Some(bm25) => bm25,
@@ -317,11 +316,12 @@ pub fn open_persisted(
     for (slot, counts) in &parsed {
         bm25.insert(*slot, counts);
     }
-    let index = RepoIndex::assemble(
+    let index = RepoIndex::assemble_with(
         root.to_path_buf(),
         workspace.skipped().to_vec(),
         slots,
         bm25,
+        tables,
     );
     if report.cache == CacheState::Used && report.parsed == 0 && report.dropped == 0 && !restamped {
         return Ok((index, report));

@@ -8,6 +8,7 @@
 
 use rustc_hash::FxHashMap;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use anyhow::Result;
 use rayon::prelude::*;
@@ -18,6 +19,7 @@ use super::lang::Lang;
 use super::parse;
 use super::progress::{IndexProgress, Progress};
 use super::symbol::Symbol;
+use super::text::Text;
 use super::tokens;
 use super::workspace::{MAX_FILE_BYTES, Skipped, Workspace};
 
@@ -31,9 +33,10 @@ pub struct IndexedFile {
     pub path: String,
     pub lang: Option<Lang>,
     /// The text (invalid UTF-8 replaced by U+FFFD).
-    pub text: String,
-    /// Byte offset of the start of each line.
-    line_starts: Vec<usize>,
+    pub text: Text,
+    /// Byte offset of the start of each line, found when first asked for (a warm start does
+    /// not touch the text of files no one reads).
+    line_starts: OnceLock<Vec<u32>>,
     /// Definitions in source order (empty for languages the index does not parse).
     pub symbols: Vec<Symbol>,
     /// True when the parser had to recover from a syntax error.
@@ -49,18 +52,18 @@ impl IndexedFile {
     pub(crate) fn new(
         path: String,
         lang: Option<Lang>,
-        text: String,
+        text: impl Into<Text>,
         symbols: Vec<Symbol>,
         has_errors: bool,
         stamp: Stamp,
         blob: BlobId,
     ) -> IndexedFile {
-        let line_starts = line_starts(&text);
+        let text = text.into();
         IndexedFile {
             path,
             lang,
             text,
-            line_starts,
+            line_starts: OnceLock::new(),
             symbols,
             has_errors,
             stamp,
@@ -70,7 +73,11 @@ impl IndexedFile {
 
     /// Number of lines.
     pub fn line_count(&self) -> usize {
-        self.line_starts.len()
+        self.starts().len()
+    }
+
+    fn starts(&self) -> &[u32] {
+        self.line_starts.get_or_init(|| line_starts(&self.text))
     }
 
     /// Lines `start..=end` (1-based, clamped to the file), without their final newline.
@@ -81,18 +88,16 @@ impl IndexedFile {
         }
         let start = start.max(1);
         let end = end.min(count);
-        let from = self.line_starts[start - 1];
-        let to = self
-            .line_starts
-            .get(end)
-            .copied()
-            .unwrap_or(self.text.len());
+        let starts = self.starts();
+        let from = starts[start - 1] as usize;
+        let to = starts.get(end).map_or(self.text.len(), |&at| at as usize);
         self.text[from..to].trim_end_matches(['\n', '\r'])
     }
 
     /// The 1-based line holding byte `offset`.
     pub fn line_of(&self, offset: usize) -> usize {
-        match self.line_starts.binary_search(&offset) {
+        let offset = u32::try_from(offset).unwrap_or(u32::MAX);
+        match self.starts().binary_search(&offset) {
             Ok(i) => i + 1,
             Err(i) => i,
         }
@@ -126,6 +131,36 @@ pub struct Reindexed {
 fn name_key(name: &str) -> u64 {
     use std::hash::{BuildHasher, BuildHasherDefault};
     BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one(name)
+}
+
+/// The index's lookup tables: slot by path, symbols by name.
+pub(crate) struct NameTables {
+    by_path: FxHashMap<String, usize>,
+    by_name: FxHashMap<u64, Vec<SymbolRef>>,
+}
+
+impl NameTables {
+    /// The tables of the files in `slots`.
+    pub(crate) fn of(slots: &[Option<IndexedFile>]) -> NameTables {
+        let mut by_path = FxHashMap::with_capacity_and_hasher(slots.len(), Default::default());
+        let symbols = slots.iter().flatten().map(|f| f.symbols.len()).sum();
+        let mut by_name: FxHashMap<u64, Vec<SymbolRef>> =
+            FxHashMap::with_capacity_and_hasher(symbols, Default::default());
+        for (slot, file) in slots.iter().enumerate() {
+            let Some(file) = file else { continue };
+            by_path.insert(file.path.clone(), slot);
+            for (i, symbol) in file.symbols.iter().enumerate() {
+                by_name
+                    .entry(name_key(&symbol.name))
+                    .or_default()
+                    .push(SymbolRef {
+                        file: slot,
+                        symbol: i,
+                    });
+            }
+        }
+        NameTables { by_path, by_name }
+    }
 }
 
 /// Everything ponder knows about a repository's files, for search and ranking.
@@ -188,28 +223,24 @@ impl RepoIndex {
         slots: Vec<Option<IndexedFile>>,
         bm25: Bm25,
     ) -> RepoIndex {
-        let mut by_path = FxHashMap::with_capacity_and_hasher(slots.len(), Default::default());
-        let symbols = slots.iter().flatten().map(|f| f.symbols.len()).sum();
-        let mut by_name: FxHashMap<u64, Vec<SymbolRef>> =
-            FxHashMap::with_capacity_and_hasher(symbols, Default::default());
-        for (slot, file) in slots.iter().enumerate() {
-            let Some(file) = file else { continue };
-            by_path.insert(file.path.clone(), slot);
-            for (i, symbol) in file.symbols.iter().enumerate() {
-                by_name
-                    .entry(name_key(&symbol.name))
-                    .or_default()
-                    .push(SymbolRef {
-                        file: slot,
-                        symbol: i,
-                    });
-            }
-        }
+        let tables = NameTables::of(&slots);
+        RepoIndex::assemble_with(root, skipped, slots, bm25, tables)
+    }
+
+    /// [`RepoIndex::assemble`] with the name tables of `slots` already built (so that they can
+    /// be built beside the BM25 table).
+    pub(crate) fn assemble_with(
+        root: PathBuf,
+        skipped: Vec<Skipped>,
+        slots: Vec<Option<IndexedFile>>,
+        bm25: Bm25,
+        tables: NameTables,
+    ) -> RepoIndex {
         RepoIndex {
             root,
             slots,
-            by_path,
-            by_name,
+            by_path: tables.by_path,
+            by_name: tables.by_name,
             bm25,
             skipped,
         }
@@ -483,8 +514,9 @@ pub(crate) fn term_counts(path: &str, text: &str) -> TermCounts {
     counts
 }
 
-/// Byte offsets of the start of each line (none for empty text).
-fn line_starts(text: &str) -> Vec<usize> {
+/// Byte offsets of the start of each line (none for empty text). Indexed files are at most
+/// [`MAX_FILE_BYTES`], so an offset fits in a `u32`.
+fn line_starts(text: &str) -> Vec<u32> {
     if text.is_empty() {
         return Vec::new();
     }
@@ -492,7 +524,7 @@ fn line_starts(text: &str) -> Vec<usize> {
     starts.extend(
         memchr::memchr_iter(b'\n', text.as_bytes())
             .filter(|&i| i + 1 < text.len())
-            .map(|i| i + 1),
+            .map(|i| i as u32 + 1),
     );
     starts
 }

@@ -5,14 +5,18 @@
 //! the chunks, each the postcard encoding of up to [`CHUNK_FILES`] files. Chunks are encoded and
 //! decoded in parallel: decoding millions of small strings is most of a warm start.
 //!
-//! Writing borrows from the index ([`StoredFileRef`]) and reading owns ([`StoredFile`]); the
-//! two encode identically (postcard writes `&str` as `String` and `&[T]` as `Vec<T>`).
+//! Writing borrows from the index ([`StoredFileRef`]); reading ([`StoredFile`]) owns everything
+//! but the text, which stays in the snapshot's memory map ([`Text`]); the two encode identically
+//! (postcard writes `&str` as `String` and `&[T]` as `Vec<T>`).
 //!
 //! Invariant: [`FORMAT`] changes whenever this layout or what the indexer derives from a file
 //! (parsers, tokenizer, path weight) changes, so a snapshot is never read by a ponder that
 //! would have indexed the same file differently. The `format_fingerprint` test fails when the
 //! derived data of a fixed fixture changes, as a reminder to bump it.
 
+use std::sync::Arc;
+
+use memmap2::Mmap;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +24,7 @@ use super::RepoIndex;
 use super::fresh::{BlobId, Stamp};
 use super::lang::Lang;
 use super::symbol::Symbol;
+use super::text::Text;
 
 /// The snapshot layout and indexing rules this build writes and reads.
 pub const FORMAT: u32 = 2;
@@ -28,7 +33,7 @@ pub const FORMAT: u32 = 2;
 const CHUNK_FILES: usize = 256;
 
 /// A snapshot as read back.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub(crate) struct Snapshot {
     /// When the listing whose stamps it holds started (nanoseconds since the Unix epoch).
     pub listed_ns: u64,
@@ -37,17 +42,50 @@ pub(crate) struct Snapshot {
 }
 
 /// One file as read back.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 pub(crate) struct StoredFile {
     pub path: String,
     pub stamp: Stamp,
     pub blob: BlobId,
     pub lang: Option<Lang>,
     pub has_errors: bool,
-    pub text: String,
+    pub text: Text,
     pub symbols: Vec<Symbol>,
     /// The BM25 document: `(term id in the vocabulary, count)`.
     pub terms: Vec<(u32, u32)>,
+}
+
+/// One file as decoded, its text still borrowed from the payload.
+#[derive(Deserialize)]
+struct DecodedFile<'a> {
+    path: String,
+    stamp: Stamp,
+    blob: BlobId,
+    lang: Option<Lang>,
+    has_errors: bool,
+    #[serde(borrow)]
+    text: &'a str,
+    symbols: Vec<Symbol>,
+    terms: Vec<(u32, u32)>,
+}
+
+impl DecodedFile<'_> {
+    /// The file, its text a range of `map` where the payload lies in it, else a copy.
+    fn into_stored(self, map: Option<&Arc<Mmap>>) -> StoredFile {
+        let text = map
+            .and_then(|map| Text::mapped(map, self.text))
+            .unwrap_or_else(|| Text::from(self.text.to_string()));
+        StoredFile {
+            path: self.path,
+            stamp: self.stamp,
+            blob: self.blob,
+            lang: self.lang,
+            has_errors: self.has_errors,
+            text,
+            symbols: self.symbols,
+            terms: self.terms,
+        }
+    }
 }
 
 /// The payload's head, as written (borrowing) and read.
@@ -111,8 +149,8 @@ pub(crate) fn encode(index: &RepoIndex, listed_ns: u64) -> Result<Vec<u8>, postc
     Ok(payload)
 }
 
-/// Decodes a snapshot's payload.
-pub(crate) fn decode(payload: &[u8]) -> Result<Snapshot, postcard::Error> {
+/// Decodes a snapshot's payload; where it lies in `map`, the files' texts stay there.
+pub(crate) fn decode(payload: &[u8], map: Option<&Arc<Mmap>>) -> Result<Snapshot, postcard::Error> {
     let (head, mut rest): (Head<String>, &[u8]) = postcard::take_from_bytes(payload)?;
     let mut chunks = Vec::with_capacity(head.chunks.len());
     for &len in &head.chunks {
@@ -129,8 +167,11 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Snapshot, postcard::Error> {
     }
     let decoded: Vec<Vec<StoredFile>> = chunks
         .into_par_iter()
-        .map(postcard::from_bytes)
-        .collect::<Result<_, _>>()?;
+        .map(|chunk| {
+            let files: Vec<DecodedFile> = postcard::from_bytes(chunk)?;
+            Ok(files.into_iter().map(|f| f.into_stored(map)).collect())
+        })
+        .collect::<Result<_, postcard::Error>>()?;
     Ok(Snapshot {
         listed_ns: head.listed_ns,
         vocabulary: head.vocabulary,
@@ -176,7 +217,7 @@ mod tests {
     fn an_index_round_trips() {
         let (_dir, index) = fixture();
         let payload = encode(&index, 42).unwrap();
-        let snapshot = decode(&payload).unwrap();
+        let snapshot = decode(&payload, None).unwrap();
         assert_eq!(snapshot.listed_ns, 42);
         assert_eq!(snapshot.files.len(), index.len());
         for stored in &snapshot.files {
@@ -185,7 +226,7 @@ mod tests {
             assert_eq!(stored.symbols, file.symbols);
             assert_eq!((stored.stamp, stored.blob), (file.stamp, file.blob));
         }
-        assert!(decode(&payload[..payload.len() / 2]).is_err());
+        assert!(decode(&payload[..payload.len() / 2], None).is_err());
     }
 
     /// Files past one chunk come back whole and in order; a damaged chunk table is an error.
@@ -203,7 +244,7 @@ mod tests {
         }
         let index = RepoIndex::build(&Workspace::open(dir.path()).unwrap()).unwrap();
         let payload = encode(&index, 7).unwrap();
-        let snapshot = decode(&payload).unwrap();
+        let snapshot = decode(&payload, None).unwrap();
         assert_eq!(snapshot.files.len(), count);
         for (i, stored) in snapshot.files.iter().enumerate() {
             assert_eq!(stored.path, format!("m{i:04}.py"));
@@ -211,8 +252,8 @@ mod tests {
         }
         let mut longer = payload.clone();
         longer.push(0);
-        assert!(decode(&longer).is_err());
-        assert!(decode(&payload[..payload.len() - 1]).is_err());
+        assert!(decode(&longer, None).is_err());
+        assert!(decode(&payload[..payload.len() - 1], None).is_err());
     }
 
     /// What the indexer derives from a fixed fixture, hashed. When this fails, the parsers,

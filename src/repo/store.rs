@@ -11,13 +11,19 @@
 //! - Writers hold an exclusive lock on `lock` while they write a temporary file beside the
 //!   snapshot and rename it into place, so a reader (which takes no lock) sees a whole old or a
 //!   whole new snapshot, and two ponder processes never interleave their writes.
+//! - A snapshot file is never modified in place, so a reader maps it into memory rather than
+//!   copying it ([`Payload`]), and the index keeps texts as ranges of that map
+//!   ([`super::text::Text`]).
 
 use std::fs::File;
 use std::io::{Read, Write};
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
+use memmap2::Mmap;
 use sha2::{Digest, Sha256};
 
 /// Identifies a ponder index snapshot file.
@@ -43,7 +49,29 @@ pub enum Loaded {
     /// A snapshot that cannot be trusted, and why; the caller rebuilds it.
     Invalid(String),
     /// The checked payload.
-    Found(Vec<u8>),
+    Found(Payload),
+}
+
+/// A checked snapshot's payload: a range of the snapshot file mapped into memory.
+#[derive(Debug)]
+pub struct Payload {
+    map: Arc<Mmap>,
+    start: usize,
+}
+
+impl Payload {
+    /// The map the payload lies in, for texts that borrow from it beyond the decoding.
+    pub(crate) fn map(&self) -> &Arc<Mmap> {
+        &self.map
+    }
+}
+
+impl Deref for Payload {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.map[self.start..]
+    }
 }
 
 impl IndexStore {
@@ -82,13 +110,20 @@ impl IndexStore {
     /// Reads and checks the snapshot of the repository at `root`, for a reader of `format`.
     pub fn load(&self, root: &Path, format: u32) -> Loaded {
         let path = self.snapshot_path(root);
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
+        let file = match File::open(&path) {
+            Ok(file) => file,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Loaded::Missing,
             Err(err) => return Loaded::Invalid(format!("cannot read {}: {err}", path.display())),
         };
-        match check(bytes, root, format) {
-            Ok(payload) => Loaded::Found(payload),
+        // SAFETY: the store never modifies a snapshot file in place (see the module's
+        // invariants): writers rename a new file over it, which on Linux and other Unix
+        // systems leaves this one's pages as they are for as long as the map lives.
+        let map = match unsafe { Mmap::map(&file) } {
+            Ok(map) => Arc::new(map),
+            Err(err) => return Loaded::Invalid(format!("cannot map {}: {err}", path.display())),
+        };
+        match check(&map, root, format) {
+            Ok(start) => Loaded::Found(Payload { map, start }),
             Err(reason) => Loaded::Invalid(reason),
         }
     }
@@ -219,10 +254,10 @@ fn parse_header(bytes: &[u8]) -> Option<(u32, &[u8], u64, u32, usize)> {
     Some((format, root, len, crc, at + 12))
 }
 
-/// The payload of a snapshot, or why it cannot be trusted.
-fn check(mut bytes: Vec<u8>, root: &Path, format: u32) -> Result<Vec<u8>, String> {
+/// Where a snapshot's payload starts in `bytes`, or why it cannot be trusted.
+fn check(bytes: &[u8], root: &Path, format: u32) -> Result<usize, String> {
     let (found_format, found_root, len, crc, header_len) =
-        parse_header(&bytes).ok_or("not a ponder index snapshot (bad header)")?;
+        parse_header(bytes).ok_or("not a ponder index snapshot (bad header)")?;
     if found_format != format {
         return Err(format!(
             "written by another version of ponder (format {found_format}, this one reads {format})"
@@ -240,8 +275,7 @@ fn check(mut bytes: Vec<u8>, root: &Path, format: u32) -> Result<Vec<u8>, String
     if crc32fast::hash(&bytes[header_len..]) != crc {
         return Err("corrupt (checksum mismatch)".into());
     }
-    bytes.drain(..header_len);
-    Ok(bytes)
+    Ok(header_len)
 }
 
 /// The repository root recorded in a snapshot's header, reading only the header.
@@ -285,7 +319,22 @@ mod tests {
         assert!(matches!(store.load(repo.path(), 1), Loaded::Missing));
         store.save(repo.path(), 1, b"hello index").unwrap();
         match store.load(repo.path(), 1) {
-            Loaded::Found(payload) => assert_eq!(payload, b"hello index"),
+            Loaded::Found(payload) => assert_eq!(&payload[..], b"hello index"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_loaded_payload_outlives_the_snapshot_being_replaced() {
+        let (_cache, repo, store) = store();
+        store.save(repo.path(), 1, b"first").unwrap();
+        let Loaded::Found(first) = store.load(repo.path(), 1) else {
+            panic!("no snapshot");
+        };
+        store.save(repo.path(), 1, b"second, longer").unwrap();
+        assert_eq!(&first[..], b"first");
+        match store.load(repo.path(), 1) {
+            Loaded::Found(second) => assert_eq!(&second[..], b"second, longer"),
             other => panic!("{other:?}"),
         }
     }

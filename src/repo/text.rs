@@ -1,0 +1,125 @@
+//! A file's text as the index holds it: owned when read from the working tree, or a range of
+//! the persisted snapshot's memory map when taken from it, so a warm start neither copies nor
+//! allocates the repository's text.
+//!
+//! Invariant: a mapped range was valid UTF-8 when the snapshot was decoded, and the snapshot file
+//! is never modified in place (the store writes a new file and renames it over the old one), so
+//! the range stays valid UTF-8 for as long as the map lives.
+
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use memmap2::Mmap;
+
+/// A file's text; dereferences to `str`.
+#[derive(Clone)]
+pub struct Text(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Owned(String),
+    Mapped {
+        map: Arc<Mmap>,
+        start: usize,
+        len: usize,
+    },
+}
+
+impl Text {
+    /// The text `within` the snapshot `map` (a `str` decoded from it, so a slice of it).
+    ///
+    /// Returns `None` when `within` does not lie inside `map`.
+    pub(crate) fn mapped(map: &Arc<Mmap>, within: &str) -> Option<Text> {
+        let base = map.as_ptr() as usize;
+        let start = (within.as_ptr() as usize).checked_sub(base)?;
+        let end = start.checked_add(within.len())?;
+        (end <= map.len()).then(|| {
+            Text(Repr::Mapped {
+                map: Arc::clone(map),
+                start,
+                len: within.len(),
+            })
+        })
+    }
+}
+
+impl Default for Text {
+    fn default() -> Text {
+        Text(Repr::Owned(String::new()))
+    }
+}
+
+impl From<String> for Text {
+    fn from(text: String) -> Text {
+        Text(Repr::Owned(text))
+    }
+}
+
+impl Deref for Text {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match &self.0 {
+            Repr::Owned(text) => text,
+            Repr::Mapped { map, start, len } => {
+                let bytes = &map[*start..*start + *len];
+                // SAFETY: the range was a `&str` when the snapshot was decoded and the file
+                // under the map is never modified in place (see the module's invariant).
+                unsafe { std::str::from_utf8_unchecked(bytes) }
+            }
+        }
+    }
+}
+
+impl AsRef<str> for Text {
+    fn as_ref(&self) -> &str {
+        self
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Text) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Text {}
+
+impl PartialEq<str> for Text {
+    fn eq(&self, other: &str) -> bool {
+        &**self == other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mapped_text_reads_its_range_and_refuses_one_outside_the_map() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("snapshot.bin");
+        std::fs::write(&path, "headdef f():\n    pass\n").unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        // SAFETY: the test owns the file and does not change it while mapped.
+        let map = Arc::new(unsafe { Mmap::map(&file) }.unwrap());
+        let whole = std::str::from_utf8(&map[..]).unwrap();
+        let text = Text::mapped(&map, &whole[4..]).unwrap();
+        assert_eq!(&*text, "def f():\n    pass\n");
+        assert_eq!(text, Text::from("def f():\n    pass\n".to_string()));
+        assert!(Text::mapped(&map, "elsewhere").is_none());
+    }
+}
