@@ -316,7 +316,7 @@ pub fn open_persisted(
     for (slot, counts) in &parsed {
         bm25.insert(*slot, counts);
     }
-    let index = RepoIndex::assemble_with(
+    let index = RepoIndex::assemble(
         root.to_path_buf(),
         workspace.skipped().to_vec(),
         slots,

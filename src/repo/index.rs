@@ -208,28 +208,19 @@ impl RepoIndex {
             slots.push(Some(file));
         }
         progress.finish();
+        let tables = NameTables::of(&slots);
         Ok(RepoIndex::assemble(
             root.to_path_buf(),
             workspace.skipped().to_vec(),
             slots,
             bm25,
+            tables,
         ))
     }
 
-    /// An index of `slots` whose BM25 documents (by slot) are already in `bm25`.
+    /// An index of `slots` whose BM25 documents (by slot) are already in `bm25` and whose
+    /// names are in `tables` ([`NameTables::of`] the same slots).
     pub(crate) fn assemble(
-        root: PathBuf,
-        skipped: Vec<Skipped>,
-        slots: Vec<Option<IndexedFile>>,
-        bm25: Bm25,
-    ) -> RepoIndex {
-        let tables = NameTables::of(&slots);
-        RepoIndex::assemble_with(root, skipped, slots, bm25, tables)
-    }
-
-    /// [`RepoIndex::assemble`] with the name tables of `slots` already built (so that they can
-    /// be built beside the BM25 table).
-    pub(crate) fn assemble_with(
         root: PathBuf,
         skipped: Vec<Skipped>,
         slots: Vec<Option<IndexedFile>>,
