@@ -46,7 +46,7 @@ pub struct RunResult {
     pub output: String,
 }
 
-/// How long output pipes may stay open after the command's group is gone.
+/// How long the output pipe may stay open after the command's group is gone.
 const PIPE_GRACE: Duration = Duration::from_secs(2);
 
 /// Runs the command to completion, its time limit, or until `should_stop` returns true; the whole
@@ -66,13 +66,18 @@ pub fn run(spec: &RunSpec, should_stop: &dyn Fn() -> bool) -> Result<RunResult> 
         Some(prepared) => prepared.command_line(&spec.argv),
         None => spec.argv.iter().map(OsString::from).collect(),
     };
+    // One pipe for stdout and stderr, as `2>&1` gives: the kernel keeps the order of the writes,
+    // which two pipes read by two threads cannot (a "Issue reproduced" printed after a traceback
+    // could land before it, or inside one of its lines).
+    let (mut reader, writer) = std::io::pipe().context("cannot make the output pipe")?;
+    let writer_for_stderr = writer.try_clone().context("cannot share the output pipe")?;
     let mut command = Command::new(&argv[0]);
     command
         .args(&argv[1..])
         .current_dir(&spec.cwd)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(writer)
+        .stderr(writer_for_stderr)
         .env_clear()
         .envs(env)
         .process_group(0);
@@ -83,33 +88,22 @@ pub fn run(spec: &RunSpec, should_stop: &dyn Fn() -> bool) -> Result<RunResult> 
         }
     }
     let started = Instant::now();
-    let mut child = command
-        .spawn()
-        .with_context(|| format!("cannot start `{}`", spec.argv.join(" ")))?;
+    let spawned = command.spawn();
+    // The command holds ponder's ends of the pipe's write side: without dropping it the reader
+    // would never see the end of the output.
+    drop(command);
+    let mut child = spawned.with_context(|| format!("cannot start `{}`", spec.argv.join(" ")))?;
     let pgid = child.id() as i32;
     let output = Arc::new(Mutex::new(CappedOutput::new(
         spec.output_cap,
         spec.output_cap,
     )));
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-    let readers: Vec<_> = [
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|mut stream| {
+    let reading = {
         let output = output.clone();
-        let done = done_tx.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
-            while let Ok(n) = stream.read(&mut buf) {
+            while let Ok(n) = reader.read(&mut buf) {
                 if n == 0 {
                     break;
                 }
@@ -118,10 +112,9 @@ pub fn run(spec: &RunSpec, should_stop: &dyn Fn() -> bool) -> Result<RunResult> 
                     .unwrap_or_else(|e| e.into_inner())
                     .push(&buf[..n]);
             }
-            let _ = done.send(());
+            let _ = done_tx.send(());
         })
-    })
-    .collect();
+    };
 
     let deadline = started + spec.timeout;
     let mut timed_out = false;
@@ -146,17 +139,9 @@ pub fn run(spec: &RunSpec, should_stop: &dyn Fn() -> bool) -> Result<RunResult> 
     // Children left behind by the script die with the group, and release the output pipes.
     kill_group(pgid, libc::SIGKILL);
     // A process that escaped the group (possible only without a pid namespace) may hold the
-    // pipes open: wait for the output a little, then go on without it.
-    let grace = Instant::now() + PIPE_GRACE;
-    let mut open_pipes = readers.len();
-    while open_pipes > 0 {
-        let left = grace.saturating_duration_since(Instant::now());
-        if done_rx.recv_timeout(left).is_err() {
-            break;
-        }
-        open_pipes -= 1;
-    }
-    drop(readers);
+    // pipe open: wait for the output a little, then go on without it.
+    let _ = done_rx.recv_timeout(PIPE_GRACE);
+    drop(reading);
     let duration = started.elapsed();
     let output = output.lock().unwrap_or_else(|e| e.into_inner()).text();
     Ok(RunResult {
@@ -200,6 +185,14 @@ mod tests {
         assert_eq!(result.exit_code, Some(3));
         assert!(!result.timed_out);
         assert!(result.output.contains("out") && result.output.contains("err"));
+    }
+
+    #[test]
+    fn stdout_and_stderr_keep_the_order_they_were_written_in() {
+        let script = "i=0; while [ $i -lt 100 ]; do echo out$i; echo err$i >&2; i=$((i+1)); done";
+        let result = sh(script, 10_000);
+        let expected: String = (0..100).map(|i| format!("out{i}\nerr{i}\n")).collect();
+        assert_eq!(result.output, expected);
     }
 
     #[test]
