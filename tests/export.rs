@@ -26,6 +26,7 @@ fn demo_session(dir: &std::path::Path) -> (Vec<Envelope>, ponder::demo::DemoRepo
         settings,
         journal: Some(dir.join("sessions/export-test.jsonl")),
         prompt_overrides: None,
+        steerable: false,
     };
     let mut running = pipeline::start(spec, Box::new(engine)).unwrap();
     let mut events = Vec::new();

@@ -221,6 +221,7 @@ fn resuming_after_the_patch_stage_generates_only_what_came_after_it() {
         settings: settings.clone(),
         journal: Some(journal.to_path_buf()),
         prompt_overrides: None,
+        steerable: false,
     };
     let engine = || ScriptedEngine::from_toml(ponder::demo::script().unwrap(), "demo").unwrap();
     let whole = drain(pipeline::start(spec(&journal), Box::new(engine())).unwrap());

@@ -79,6 +79,7 @@ pub fn resume(args: ResumeArgs) -> Result<ExitCode> {
         settings: header.settings.clone(),
         journal: Some(path.clone()),
         prompt_overrides: config.prompts_dir(),
+        steerable: true,
     };
     // A bad theme name is refused before any work starts.
     let theme = match args.headless {

@@ -337,6 +337,7 @@ fn run_session(
         settings,
         journal: Some(journal.clone()),
         prompt_overrides: config.prompts_dir(),
+        steerable: true,
     };
     let running = pipeline::start(spec, engine)?;
     let outcome = match theme {

@@ -49,6 +49,10 @@ pub struct SessionSpec {
     /// A folder whose `NAME.md` files replace the built-in prompt templates (the config
     /// directory's `prompts/`); `None` uses the built-in ones.
     pub prompt_overrides: Option<PathBuf>,
+    /// Someone can answer from the start (the TUI, or headless mode reading stdin): a stage left
+    /// without a usable candidate waits for them. Without, it is re-rolled once, then ends the
+    /// session. Set here, not after the start, so a fast stage cannot get stuck before it is.
+    pub steerable: bool,
 }
 
 /// Opens the repository, creates the journal and starts the pipeline on its own thread.
@@ -92,6 +96,7 @@ fn launch(
     };
     let (tx, rx) = unbounded_channel();
     let control = Arc::new(Control::with_gate(spec.settings.search.gate));
+    control.set_steerable(spec.steerable);
     let (emitter, engine) = match prefix {
         None => (Emitter::new(journal, Some(tx)), engine),
         Some(prefix) => {

@@ -57,6 +57,7 @@ pub fn spec(repo: &Path, issue: &str, settings: Settings) -> SessionSpec {
         settings,
         journal: None,
         prompt_overrides: None,
+        steerable: false,
     }
 }
 

@@ -276,6 +276,7 @@ fn run_instance(
         settings,
         journal: Some(journal),
         prompt_overrides: config.prompts_dir(),
+        steerable: false,
     };
     let mut running = pipeline::start(spec, engine)?;
     let mut events = Vec::new();
