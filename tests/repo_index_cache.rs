@@ -46,13 +46,24 @@ fn open(dir: &Path, store: &IndexStore) -> (RepoIndex, OpenReport) {
 }
 
 /// The ranking and symbols a fresh, unpersisted build gives.
-fn cold_view(dir: &Path) -> (Vec<(String, i64)>, usize) {
+fn cold_view(dir: &Path) -> (Vec<(String, i64)>, Vec<String>) {
     view(&RepoIndex::build(&Workspace::open(dir).unwrap()).unwrap())
 }
 
-/// The shortlist (scores to 1e-9: summation order varies with hashing) and the symbol count.
-fn view(index: &RepoIndex) -> (Vec<(String, i64)>, usize) {
-    let symbols = index.files().iter().map(|(_, f)| f.symbols.len()).sum();
+/// The shortlist (scores to 1e-9: summation order varies with hashing) and every file's
+/// definitions, with where they are found by name.
+fn view(index: &RepoIndex) -> (Vec<(String, i64)>, Vec<String>) {
+    let mut files = index.files();
+    files.sort_by(|a, b| a.1.path.cmp(&b.1.path));
+    let symbols = files
+        .iter()
+        .flat_map(|(_, f)| {
+            f.symbols.iter().map(|s| {
+                let found = index.symbols_named(&s.name).len();
+                format!("{}: {s:?} (one of {found} by that name)", f.path)
+            })
+        })
+        .collect();
     let ranked = shortlist(index, ISSUE, 10)
         .into_iter()
         .map(|(path, score)| (path, (score * 1e9).round() as i64))
@@ -75,6 +86,10 @@ fn a_warm_start_reuses_every_unchanged_file_and_ranks_like_a_cold_build() {
     let (warm, report) = open(repo.path(), &store);
     assert_eq!(report.cache, CacheState::Used);
     assert_eq!((report.reused, report.parsed), (43, 0), "{report:?}");
+    // A warm start files definitions by name without decoding them.
+    assert!(warm.files().iter().all(|(_, f)| !f.symbols.is_decoded()));
+    let sends = cold.symbols_named("send").len();
+    assert!(sends >= 2 && warm.symbols_named("send").len() == sends);
     assert_eq!(view(&warm), cold_view(repo.path()));
     assert_eq!(
         warm.file("pkg/sessions.py").unwrap().text,
@@ -110,6 +125,9 @@ fn a_warm_index_reads_its_texts_after_the_snapshot_under_it_is_replaced() {
         "    def send(self, request, timeout=None):"
     );
     assert_eq!(file.line_count(), 3);
+    // Definitions too are read from the map, when first asked for.
+    let names: Vec<&str> = file.symbols.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["HTTPAdapter", "send"]);
 }
 
 #[test]

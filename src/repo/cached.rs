@@ -77,7 +77,7 @@ enum Plan {
     /// Take the snapshot's file at this position, with the file's current stamp.
     Reuse(usize),
     /// Read and parsed now (`None`: unreadable or binary, left out).
-    Parsed(Option<(IndexedFile, TermCounts)>),
+    Parsed(Option<Box<(IndexedFile, TermCounts)>>),
 }
 
 /// A file of the new index: taken from the snapshot (with its current stamp), or parsed now.
@@ -237,14 +237,16 @@ pub fn open_persisted(
                                 if blob == *known {
                                     Plan::Reuse(s)
                                 } else {
-                                    Plan::Parsed(parse_bytes(path, bytes, stamp, blob))
+                                    Plan::Parsed(
+                                        parse_bytes(path, bytes, stamp, blob).map(Box::new),
+                                    )
                                 }
                             }
                             Err(_) => Plan::Parsed(None),
                         }
                     }
                 }
-                None => Plan::Parsed(read_listed(root, path, stamp, git.as_ref())),
+                None => Plan::Parsed(read_listed(root, path, stamp, git.as_ref()).map(Box::new)),
             };
             counter.advance(matches!(plan, Plan::Reuse(_)));
             plan
@@ -285,7 +287,8 @@ pub fn open_persisted(
                 filled.push(Filled::Stored(stored, stamp));
                 report.reused += 1;
             }
-            Plan::Parsed(Some((file, counts))) => {
+            Plan::Parsed(Some(parsed_file)) => {
+                let (file, counts) = *parsed_file;
                 parsed.push((slot, counts));
                 filled.push(Filled::Parsed(file));
                 report.parsed += 1;

@@ -7,6 +7,7 @@
 //! empty slot), so the symbol-name map and the BM25 postings can be updated file by file.
 
 use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -19,6 +20,7 @@ use super::lang::Lang;
 use super::parse;
 use super::progress::{IndexProgress, Progress};
 use super::symbol::Symbol;
+use super::symbols::{Symbols, name_key};
 use super::text::Text;
 use super::tokens;
 use super::workspace::{MAX_FILE_BYTES, Skipped, Workspace};
@@ -38,7 +40,7 @@ pub struct IndexedFile {
     /// not touch the text of files no one reads).
     line_starts: OnceLock<Vec<u32>>,
     /// Definitions in source order (empty for languages the index does not parse).
-    pub symbols: Vec<Symbol>,
+    pub symbols: Symbols,
     /// True when the parser had to recover from a syntax error.
     pub has_errors: bool,
     /// The file's stamp when it was read (taken before reading).
@@ -53,7 +55,7 @@ impl IndexedFile {
         path: String,
         lang: Option<Lang>,
         text: impl Into<Text>,
-        symbols: Vec<Symbol>,
+        symbols: impl Into<Symbols>,
         has_errors: bool,
         stamp: Stamp,
         blob: BlobId,
@@ -64,7 +66,7 @@ impl IndexedFile {
             lang,
             text,
             line_starts: OnceLock::new(),
-            symbols,
+            symbols: symbols.into(),
             has_errors,
             stamp,
             blob,
@@ -114,10 +116,24 @@ impl IndexedFile {
 
 /// A reference to one symbol: file slot and position in that file's symbol list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SymbolRef {
-    pub file: usize,
-    pub symbol: usize,
+struct SymbolRef {
+    file: u32,
+    symbol: u32,
 }
+
+impl SymbolRef {
+    fn new(file: usize, symbol: usize) -> SymbolRef {
+        let narrow = |n: usize| u32::try_from(n).expect("fewer than 2^32 files and symbols");
+        SymbolRef {
+            file: narrow(file),
+            symbol: narrow(symbol),
+        }
+    }
+}
+
+/// The definitions of one name: most names have one or two, kept inline (a warm start builds
+/// this for every name of the repository, and an allocation each was a tenth of it).
+type Refs = SmallVec<[SymbolRef; 2]>;
 
 /// What [`RepoIndex::reindex`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -127,16 +143,10 @@ pub struct Reindexed {
     pub removed: Vec<String>,
 }
 
-/// The key of a definition's name in [`RepoIndex`]'s name table.
-fn name_key(name: &str) -> u64 {
-    use std::hash::{BuildHasher, BuildHasherDefault};
-    BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one(name)
-}
-
 /// The index's lookup tables: slot by path, symbols by name.
 pub(crate) struct NameTables {
     by_path: FxHashMap<String, usize>,
-    by_name: FxHashMap<u64, Vec<SymbolRef>>,
+    by_name: FxHashMap<u64, Refs>,
 }
 
 impl NameTables {
@@ -144,19 +154,16 @@ impl NameTables {
     pub(crate) fn of(slots: &[Option<IndexedFile>]) -> NameTables {
         let mut by_path = FxHashMap::with_capacity_and_hasher(slots.len(), Default::default());
         let symbols = slots.iter().flatten().map(|f| f.symbols.len()).sum();
-        let mut by_name: FxHashMap<u64, Vec<SymbolRef>> =
+        let mut by_name: FxHashMap<u64, Refs> =
             FxHashMap::with_capacity_and_hasher(symbols, Default::default());
         for (slot, file) in slots.iter().enumerate() {
             let Some(file) = file else { continue };
             by_path.insert(file.path.clone(), slot);
-            for (i, symbol) in file.symbols.iter().enumerate() {
+            for (i, &key) in file.symbols.keys().iter().enumerate() {
                 by_name
-                    .entry(name_key(&symbol.name))
+                    .entry(key)
                     .or_default()
-                    .push(SymbolRef {
-                        file: slot,
-                        symbol: i,
-                    });
+                    .push(SymbolRef::new(slot, i));
             }
         }
         NameTables { by_path, by_name }
@@ -171,7 +178,7 @@ pub struct RepoIndex {
     /// Definitions by a hash of their name ([`name_key`]); readers compare the names, so two
     /// names of one hash never mix. No string per definition: a warm start builds this for
     /// every definition of the repository.
-    by_name: FxHashMap<u64, Vec<SymbolRef>>,
+    by_name: FxHashMap<u64, Refs>,
     bm25: Bm25,
     skipped: Vec<Skipped>,
 }
@@ -293,14 +300,11 @@ impl RepoIndex {
     }
 
     fn fill(&mut self, slot: usize, file: IndexedFile, counts: &TermCounts) {
-        for (i, symbol) in file.symbols.iter().enumerate() {
+        for (i, &key) in file.symbols.keys().iter().enumerate() {
             self.by_name
-                .entry(name_key(&symbol.name))
+                .entry(key)
                 .or_default()
-                .push(SymbolRef {
-                    file: slot,
-                    symbol: i,
-                });
+                .push(SymbolRef::new(slot, i));
         }
         self.bm25.insert(slot, counts);
         self.by_path.insert(file.path.clone(), slot);
@@ -311,10 +315,9 @@ impl RepoIndex {
         let Some(old) = self.slots[slot].take() else {
             return;
         };
-        for symbol in &old.symbols {
-            let key = name_key(&symbol.name);
+        for &key in old.symbols.keys() {
             if let Some(refs) = self.by_name.get_mut(&key) {
-                refs.retain(|r| r.file != slot);
+                refs.retain(|r| r.file as usize != slot);
                 if refs.is_empty() {
                     self.by_name.remove(&key);
                 }
@@ -402,8 +405,8 @@ impl RepoIndex {
             .into_iter()
             .flatten()
             .filter_map(|r| {
-                let file = self.slot(r.file)?;
-                Some((file, file.symbols.get(r.symbol)?))
+                let file = self.slot(r.file as usize)?;
+                Some((file, file.symbols.get(r.symbol as usize)?))
             })
             .filter(move |(_, symbol)| symbol.name == name)
     }

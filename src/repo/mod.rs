@@ -26,6 +26,7 @@ mod snapshot;
 mod store;
 mod symbol;
 mod symbol_rank;
+mod symbols;
 mod text;
 pub mod tokens;
 mod tools;
@@ -49,6 +50,7 @@ pub use skeleton::{class_outline, file_skeleton};
 pub use store::IndexStore;
 pub use symbol::{Symbol, SymbolKind};
 pub use symbol_rank::{RankedSymbol, rank_symbols, unit_at};
+pub use symbols::Symbols;
 pub use text::Text;
 pub use tools::{
     ArgType, RESULT_SHOW_LIMIT, TEXT_TOKENS, TOOLS, ToolOutput, ToolSpec, call_tool, tool_names,

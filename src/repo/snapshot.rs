@@ -6,14 +6,16 @@
 //! decoded in parallel: decoding millions of small strings is most of a warm start.
 //!
 //! Writing borrows from the index ([`StoredFileRef`]); reading ([`StoredFile`]) owns everything
-//! but the text, which stays in the snapshot's memory map ([`Text`]); the two encode identically
-//! (postcard writes `&str` as `String` and `&[T]` as `Vec<T>`).
+//! but the text and the definitions, which stay in the snapshot's memory map ([`Text`],
+//! [`Symbols`]: each file's definitions are a byte string of their own, beside their names, so
+//! that a warm start files them by name without decoding them).
 //!
 //! Invariant: [`FORMAT`] changes whenever this layout or what the indexer derives from a file
 //! (parsers, tokenizer, path weight) changes, so a snapshot is never read by a ponder that
 //! would have indexed the same file differently. The `format_fingerprint` test fails when the
 //! derived data of a fixed fixture changes, as a reminder to bump it.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use memmap2::Mmap;
@@ -23,11 +25,11 @@ use serde::{Deserialize, Serialize};
 use super::RepoIndex;
 use super::fresh::{BlobId, Stamp};
 use super::lang::Lang;
-use super::symbol::Symbol;
+use super::symbols::Symbols;
 use super::text::Text;
 
 /// The snapshot layout and indexing rules this build writes and reads.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 
 /// Files per chunk of the payload.
 const CHUNK_FILES: usize = 256;
@@ -50,7 +52,7 @@ pub(crate) struct StoredFile {
     pub lang: Option<Lang>,
     pub has_errors: bool,
     pub text: Text,
-    pub symbols: Vec<Symbol>,
+    pub symbols: Symbols,
     /// The BM25 document: `(term id in the vocabulary, count)`.
     pub terms: Vec<(u32, u32)>,
 }
@@ -63,28 +65,41 @@ struct DecodedFile<'a> {
     blob: BlobId,
     lang: Option<Lang>,
     has_errors: bool,
+    /// UTF-8, checked when first read.
     #[serde(borrow)]
-    text: &'a str,
-    symbols: Vec<Symbol>,
+    text: &'a [u8],
+    /// The definitions' names in order, a postcard `Vec<&str>`: the name table is built from
+    /// them.
+    #[serde(borrow)]
+    names: &'a [u8],
+    /// The definitions, a postcard `Vec<Symbol>`, decoded when first read.
+    #[serde(borrow)]
+    symbols: &'a [u8],
     terms: Vec<(u32, u32)>,
 }
 
 impl DecodedFile<'_> {
-    /// The file, its text a range of `map` where the payload lies in it, else a copy.
-    fn into_stored(self, map: Option<&Arc<Mmap>>) -> StoredFile {
-        let text = map
-            .and_then(|map| Text::mapped(map, self.text))
-            .unwrap_or_else(|| Text::from(self.text.to_string()));
-        StoredFile {
+    /// The file, its text and definitions ranges of `map` where the payload lies in it, else
+    /// copied and decoded now.
+    fn into_stored(self, map: Option<&Arc<Mmap>>) -> Result<StoredFile, postcard::Error> {
+        let text = match map.and_then(|map| Text::mapped(map, self.text)) {
+            Some(text) => text,
+            None => std::str::from_utf8(self.text)
+                .map_err(|_| postcard::Error::DeserializeBadUtf8)?
+                .to_string()
+                .into(),
+        };
+        let symbols = Symbols::stored(map, self.names, self.symbols)?;
+        Ok(StoredFile {
             path: self.path,
             stamp: self.stamp,
             blob: self.blob,
             lang: self.lang,
             has_errors: self.has_errors,
             text,
-            symbols: self.symbols,
+            symbols,
             terms: self.terms,
-        }
+        })
     }
 }
 
@@ -104,9 +119,20 @@ struct StoredFileRef<'a> {
     blob: BlobId,
     lang: Option<Lang>,
     has_errors: bool,
-    text: &'a str,
-    symbols: &'a [Symbol],
+    text: Bytes<'a>,
+    names: Bytes<'a>,
+    symbols: Bytes<'a>,
     terms: Vec<(u32, u32)>,
+}
+
+/// Bytes written as postcard writes a byte string (length, then the bytes), so that they can be
+/// read back borrowed.
+struct Bytes<'a>(Cow<'a, [u8]>);
+
+impl Serialize for Bytes<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(&self.0)
+    }
 }
 
 /// Encodes `index`, whose stamps were taken by a listing that started at `listed_ns`.
@@ -118,21 +144,26 @@ pub(crate) fn encode(index: &RepoIndex, listed_ns: u64) -> Result<Vec<u8>, postc
         .enumerate()
         .filter_map(|(slot, file)| {
             let file = file.as_ref()?;
-            Some(StoredFileRef {
+            Some((slot, file))
+        })
+        .map(|(slot, file)| {
+            let (names, symbols) = file.symbols.encoded()?;
+            Ok(StoredFileRef {
                 path: &file.path,
                 stamp: file.stamp,
                 blob: file.blob,
                 lang: file.lang,
                 has_errors: file.has_errors,
-                text: &file.text,
-                symbols: &file.symbols,
+                text: Bytes(Cow::Borrowed(file.text.raw())),
+                names: Bytes(names),
+                symbols: Bytes(symbols),
                 terms: docs
                     .get_mut(slot)
                     .and_then(Option::take)
                     .unwrap_or_default(),
             })
         })
-        .collect();
+        .collect::<Result<_, postcard::Error>>()?;
     let chunks: Vec<Vec<u8>> = files
         .par_chunks(CHUNK_FILES)
         .map(postcard::to_allocvec)
@@ -169,7 +200,7 @@ pub(crate) fn decode(payload: &[u8], map: Option<&Arc<Mmap>>) -> Result<Snapshot
         .into_par_iter()
         .map(|chunk| {
             let files: Vec<DecodedFile> = postcard::from_bytes(chunk)?;
-            Ok(files.into_iter().map(|f| f.into_stored(map)).collect())
+            files.into_iter().map(|f| f.into_stored(map)).collect()
         })
         .collect::<Result<_, postcard::Error>>()?;
     Ok(Snapshot {
@@ -283,7 +314,7 @@ mod tests {
             .collect();
         assert_eq!(
             (FORMAT, digest.as_str()),
-            (2, "e450e48f0bc438db"),
+            (3, "e450e48f0bc438db"),
             "the indexer's output changed: bump snapshot::FORMAT and update this fingerprint"
         );
     }

@@ -2,13 +2,17 @@
 //! the persisted snapshot's memory map when taken from it, so a warm start neither copies nor
 //! allocates the repository's text.
 //!
-//! Invariant: a mapped range was valid UTF-8 when the snapshot was decoded, and the snapshot file
-//! is never modified in place (the store writes a new file and renames it over the old one), so
-//! the range stays valid UTF-8 for as long as the map lives.
+//! A mapped text is checked to be UTF-8 when first read, not when the snapshot is decoded: a warm
+//! start does not read the repository's text at all. A range that is not UTF-8 (a snapshot
+//! damaged in a way its checksum missed) reads as a lossy copy, never as invalid `str`.
+//!
+//! Invariant: the snapshot file is never modified in place (the store writes a new file and
+//! renames it over the old one), so a range checked once stays as it was for as long as the map
+//! lives.
 
 use std::fmt;
 use std::ops::Deref;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use memmap2::Mmap;
 
@@ -23,14 +27,16 @@ enum Repr {
         map: Arc<Mmap>,
         start: usize,
         len: usize,
+        /// Set on first read: `None` when the range is UTF-8, else a lossy copy of it.
+        checked: OnceLock<Option<Box<str>>>,
     },
 }
 
 impl Text {
-    /// The text `within` the snapshot `map` (a `str` decoded from it, so a slice of it).
+    /// The text `within` the snapshot `map` (bytes decoded from it, so a slice of it).
     ///
     /// Returns `None` when `within` does not lie inside `map`.
-    pub(crate) fn mapped(map: &Arc<Mmap>, within: &str) -> Option<Text> {
+    pub(crate) fn mapped(map: &Arc<Mmap>, within: &[u8]) -> Option<Text> {
         let base = map.as_ptr() as usize;
         let start = (within.as_ptr() as usize).checked_sub(base)?;
         let end = start.checked_add(within.len())?;
@@ -39,8 +45,21 @@ impl Text {
                 map: Arc::clone(map),
                 start,
                 len: within.len(),
+                checked: OnceLock::new(),
             })
         })
+    }
+}
+
+impl Text {
+    /// The bytes as held, without checking a mapped range (for writing them out again).
+    pub(crate) fn raw(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Owned(text) => text.as_bytes(),
+            Repr::Mapped {
+                map, start, len, ..
+            } => &map[*start..*start + *len],
+        }
     }
 }
 
@@ -62,11 +81,24 @@ impl Deref for Text {
     fn deref(&self) -> &str {
         match &self.0 {
             Repr::Owned(text) => text,
-            Repr::Mapped { map, start, len } => {
+            Repr::Mapped {
+                map,
+                start,
+                len,
+                checked,
+            } => {
                 let bytes = &map[*start..*start + *len];
-                // SAFETY: the range was a `&str` when the snapshot was decoded and the file
-                // under the map is never modified in place (see the module's invariant).
-                unsafe { std::str::from_utf8_unchecked(bytes) }
+                let copy = checked.get_or_init(|| {
+                    std::str::from_utf8(bytes)
+                        .is_err()
+                        .then(|| String::from_utf8_lossy(bytes).into())
+                });
+                match copy {
+                    Some(copy) => copy,
+                    // SAFETY: the range was found to be UTF-8 above, and the file under the map
+                    // is never modified in place (see the module's invariant).
+                    None => unsafe { std::str::from_utf8_unchecked(bytes) },
+                }
             }
         }
     }
@@ -98,10 +130,21 @@ mod tests {
         let file = std::fs::File::open(&path).unwrap();
         // SAFETY: the test owns the file and does not change it while mapped.
         let map = Arc::new(unsafe { Mmap::map(&file) }.unwrap());
-        let whole = std::str::from_utf8(&map[..]).unwrap();
-        let text = Text::mapped(&map, &whole[4..]).unwrap();
+        let text = Text::mapped(&map, &map[4..]).unwrap();
         assert_eq!(&*text, "def f():\n    pass\n");
         assert_eq!(text, Text::from("def f():\n    pass\n".to_string()));
-        assert!(Text::mapped(&map, "elsewhere").is_none());
+        assert!(Text::mapped(&map, b"elsewhere").is_none());
+    }
+
+    #[test]
+    fn a_mapped_range_that_is_not_utf8_reads_as_a_lossy_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("snapshot.bin");
+        std::fs::write(&path, b"x = '\xff'\n").unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        // SAFETY: the test owns the file and does not change it while mapped.
+        let map = Arc::new(unsafe { Mmap::map(&file) }.unwrap());
+        let text = Text::mapped(&map, &map[..]).unwrap();
+        assert_eq!(&*text, "x = '\u{fffd}'\n");
     }
 }
