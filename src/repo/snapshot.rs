@@ -142,10 +142,7 @@ pub(crate) fn encode(index: &RepoIndex, listed_ns: u64) -> Result<Vec<u8>, postc
         .slots()
         .iter()
         .enumerate()
-        .filter_map(|(slot, file)| {
-            let file = file.as_ref()?;
-            Some((slot, file))
-        })
+        .filter_map(|(slot, file)| Some((slot, file.as_ref()?)))
         .map(|(slot, file)| {
             let (names, symbols) = file.symbols.encoded()?;
             Ok(StoredFileRef {

@@ -16,6 +16,7 @@ use std::sync::{Arc, OnceLock};
 use memmap2::Mmap;
 
 use super::symbol::Symbol;
+use super::text::range_in;
 
 /// The hash by which the name table files a definition (names of one hash are told apart by
 /// comparing them).
@@ -54,12 +55,8 @@ impl Symbols {
         names: &[u8],
         symbols: &[u8],
     ) -> Result<Symbols, postcard::Error> {
-        let within = |map: &Arc<Mmap>, bytes: &[u8]| {
-            let start = (bytes.as_ptr() as usize).checked_sub(map.as_ptr() as usize)?;
-            let end = start.checked_add(bytes.len())?;
-            (end <= map.len()).then_some(start..end)
-        };
-        let mapped = map.and_then(|map| Some((map, within(map, names)?, within(map, symbols)?)));
+        let mapped =
+            map.and_then(|map| Some((map, range_in(map, names)?, range_in(map, symbols)?)));
         let Some((map, names_at, symbols_at)) = mapped else {
             let decoded = Symbols::from(postcard::from_bytes::<Vec<Symbol>>(symbols)?);
             let names: Vec<&str> = postcard::from_bytes(names)?;

@@ -11,7 +11,7 @@
 //! lives.
 
 use std::fmt;
-use std::ops::Deref;
+use std::ops::{Deref, Range};
 use std::sync::{Arc, OnceLock};
 
 use memmap2::Mmap;
@@ -25,8 +25,7 @@ enum Repr {
     Owned(String),
     Mapped {
         map: Arc<Mmap>,
-        start: usize,
-        len: usize,
+        range: Range<usize>,
         /// Set on first read: `None` when the range is UTF-8, else a lossy copy of it.
         checked: OnceLock<Option<Box<str>>>,
     },
@@ -37,30 +36,27 @@ impl Text {
     ///
     /// Returns `None` when `within` does not lie inside `map`.
     pub(crate) fn mapped(map: &Arc<Mmap>, within: &[u8]) -> Option<Text> {
-        let base = map.as_ptr() as usize;
-        let start = (within.as_ptr() as usize).checked_sub(base)?;
-        let end = start.checked_add(within.len())?;
-        (end <= map.len()).then(|| {
-            Text(Repr::Mapped {
-                map: Arc::clone(map),
-                start,
-                len: within.len(),
-                checked: OnceLock::new(),
-            })
-        })
+        Some(Text(Repr::Mapped {
+            map: Arc::clone(map),
+            range: range_in(map, within)?,
+            checked: OnceLock::new(),
+        }))
     }
-}
 
-impl Text {
     /// The bytes as held, without checking a mapped range (for writing them out again).
     pub(crate) fn raw(&self) -> &[u8] {
         match &self.0 {
             Repr::Owned(text) => text.as_bytes(),
-            Repr::Mapped {
-                map, start, len, ..
-            } => &map[*start..*start + *len],
+            Repr::Mapped { map, range, .. } => &map[range.clone()],
         }
     }
+}
+
+/// Where `bytes`, a slice of `map`, lie in it; `None` when they are not inside it.
+pub(crate) fn range_in(map: &Mmap, bytes: &[u8]) -> Option<Range<usize>> {
+    let start = (bytes.as_ptr() as usize).checked_sub(map.as_ptr() as usize)?;
+    let end = start.checked_add(bytes.len())?;
+    (end <= map.len()).then_some(start..end)
 }
 
 impl Default for Text {
@@ -83,11 +79,10 @@ impl Deref for Text {
             Repr::Owned(text) => text,
             Repr::Mapped {
                 map,
-                start,
-                len,
+                range,
                 checked,
             } => {
-                let bytes = &map[*start..*start + *len];
+                let bytes = &map[range.clone()];
                 let copy = checked.get_or_init(|| {
                     std::str::from_utf8(bytes)
                         .is_err()

@@ -136,7 +136,7 @@ pub fn run(spec: &RunSpec, should_stop: &dyn Fn() -> bool) -> Result<RunResult> 
         }
         std::thread::sleep(Duration::from_millis(5));
     };
-    // Children left behind by the script die with the group, and release the output pipes.
+    // Children left behind by the script die with the group, and release the output pipe.
     kill_group(pgid, libc::SIGKILL);
     // A process that escaped the group (possible only without a pid namespace) may hold the
     // pipe open: wait for the output a little, then go on without it.
