@@ -8,7 +8,8 @@
 //! kind of script without the sandbox and see it escape, so the checks are shown to bite.
 //!
 //! The tests run as root on CI: Landlock binds root too, and root's capabilities end at the
-//! sandbox's user namespace. Private files are planted in a fake home folder passed as `$HOME`.
+//! sandbox's user namespace. Root is exempt from the process limit, so there a pids cgroup holds
+//! it. Private files are planted in a fake home folder passed as `$HOME`.
 
 mod support;
 
@@ -59,6 +60,7 @@ both!(
     writes_outside_the_worktree_are_refused,
     deleting_the_users_repository_fails,
     a_fork_storm_is_capped_and_killed,
+    the_process_limit_holds_even_for_root,
     unbounded_output_is_capped_and_killed,
     a_huge_file_stops_at_the_size_limit,
     sleeping_forever_times_out,
@@ -301,6 +303,38 @@ fn a_fork_storm_is_capped_and_killed(isolation: Isolation) {
     let outcome = contained(isolation, dir.path(), &token, body, limits(3_000));
     assert_eq!(first_run(&outcome).outcome, TestOutcome::Timeout);
     assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+/// The kernel exempts root from `RLIMIT_NPROC` even in a user namespace (CI runs as root): there
+/// a pids cgroup must hold the limit. Before it, 7,940 processes ran under a limit of 64.
+fn the_process_limit_holds_even_for_root(isolation: Isolation) {
+    let dir = tempfile::tempdir().unwrap();
+    let token = token();
+    let body = "import time
+forked = 0
+for _ in range(300):
+    try:
+        if os.fork() == 0:
+            time.sleep(60)
+            os._exit(0)
+        forked += 1
+    except OSError:
+        break
+print('FORKED', forked, flush=True)
+";
+    let outcome = contained(isolation, dir.path(), &token, body, limits(20_000));
+    let tail = &first_run(&outcome).output_tail;
+    let forked: usize = tail
+        .split_whitespace()
+        .skip_while(|word| *word != "FORKED")
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the script did not say how many it forked: {tail}"));
+    assert!(
+        (1..64).contains(&forked),
+        "{forked} processes forked under a limit of 64: {}",
+        ponder::sandbox::describe_process_cap(isolation.user_ns)
+    );
 }
 
 fn unbounded_output_is_capped_and_killed(isolation: Isolation) {

@@ -48,6 +48,8 @@ fn sandbox_line(out: &mut impl std::io::Write) -> Result<()> {
                      bubblewrap)",
                 );
             }
+            text.push_str("; processes capped by ");
+            text.push_str(crate::sandbox::describe_process_cap(isolation.user_ns));
             text
         }
     };

@@ -4,7 +4,7 @@
 //! calls: no allocation, no locks. All text it writes, the Landlock ruleset and bubblewrap's
 //! command line are prepared by [`Confinement::prepare`] in the parent.
 //!
-//! The order matters: new namespaces first (a user namespace when available, so that even root
+//! The order matters: the run's pids cgroup first (where ponder made one), then new namespaces (a user namespace when available, so that even root
 //! loses its host capabilities and the process limit is counted per sandbox), then the uid/gid
 //! maps (files under `/proc`), the loopback interface, resource limits, the pid namespace's init,
 //! a fresh `/proc` that shows only the sandbox's processes, and last Landlock (which forbids
@@ -74,6 +74,8 @@ mod linux {
         max_file_bytes: u64,
         /// The command line to execute instead of the command: bubblewrap's.
         wrapper: Option<Vec<OsString>>,
+        /// The `cgroup.procs` file of the run's pids cgroup, joined first ([`super::super::pids`]).
+        cgroup_procs: Option<std::ffi::CString>,
     }
 
     impl Confinement {
@@ -123,6 +125,7 @@ mod linux {
                     max_processes: self.max_processes,
                     max_file_bytes: self.max_file_bytes,
                     wrapper: Some(bwrap::argv(program, iso, &access, cwd, argv)),
+                    cgroup_procs: None,
                 });
             }
             if iso.net_ns {
@@ -150,6 +153,7 @@ mod linux {
                 max_processes: self.max_processes,
                 max_file_bytes: self.max_file_bytes,
                 wrapper: None,
+                cgroup_procs: None,
             })
         }
     }
@@ -163,12 +167,22 @@ mod linux {
             }
         }
 
+        /// Makes the run join the pids cgroup whose `cgroup.procs` file is `procs` before it
+        /// does anything else, so that all its processes are counted.
+        pub fn join_cgroup(&mut self, procs: std::ffi::CString) {
+            self.cgroup_procs = Some(procs);
+        }
+
         /// Enters the sandbox. Call only between fork and exec: see the module docs.
         pub fn enter(&self) -> io::Result<()> {
             // SAFETY (whole function): system calls on memory prepared before the fork.
             unsafe {
                 // If ponder dies (killed, crashed), so does the run.
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+                // Before the user namespace, which would take away the right to move.
+                if let Some(procs) = &self.cgroup_procs {
+                    write_file(procs, b"0")?;
+                }
                 if self.unshare_flags != 0 && libc::unshare(self.unshare_flags) != 0 {
                     return Err(io::Error::last_os_error());
                 }
@@ -395,6 +409,9 @@ mod other {
         pub fn command_line(&self, argv: &[String]) -> Vec<std::ffi::OsString> {
             argv.iter().map(Into::into).collect()
         }
+
+        /// Never reached: [`Confinement::prepare`] fails first.
+        pub fn join_cgroup(&mut self, _procs: std::ffi::CString) {}
 
         /// Never reached: [`Confinement::prepare`] fails first.
         pub fn enter(&self) -> std::io::Result<()> {

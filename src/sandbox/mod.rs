@@ -4,7 +4,7 @@
 //! allow-listed environment ([`env`]) and capped output ([`run`]); on Linux it is also confined
 //! ([`Confinement`]): a private network namespace (no network), Landlock or bubblewrap (reads only
 //! its worktree, the system and its tools, writes only in its worktree and private temp dir:
-//! [`Access`]), a pid namespace (nothing outlives it) and a process limit.
+//! [`Access`]), a pid namespace (nothing outlives it) and a process limit (a pids cgroup for root: [`pids`]).
 //! [`Isolation::detect`] finds what this machine allows; model code runs uncontained only when the
 //! user allowed it. [`verify()`] tests one candidate in a throw-away worktree and returns the
 //! runs and a verdict ([`grade`]); pytest logs are read as SWE-bench reads them ([`test_log`]).
@@ -20,6 +20,7 @@ mod isolation;
 #[cfg(target_os = "linux")]
 mod landlock;
 mod output;
+mod pids;
 mod python_env;
 mod repro;
 mod run;
@@ -32,6 +33,7 @@ pub use access::{Access, ETC_SECRETS};
 pub use confine::Confinement;
 pub use isolation::{BACKEND_VAR, Backend, Isolation};
 pub use output::CappedOutput;
+pub use pids::describe_cap as describe_process_cap;
 pub use repro::{REPRO_FILE, died_of, repro_outcome};
 pub use run::{RunResult, RunSpec, run};
 pub use test_cmd::TestCommand;

@@ -2,7 +2,7 @@
 //! inside a [`Confinement`] when one is given.
 //!
 //! Invariants: stdin is closed; the environment is an allow-list ([`super::env`]); when the run ends (exit, time limit or cancel) its whole process group is killed, and with a pid
-//! namespace every process it started.
+//! namespace (or a pids cgroup: [`super::pids`]) every process it started.
 
 use std::ffi::OsString;
 use std::io::Read;
@@ -17,6 +17,7 @@ use anyhow::{Context, Result, bail};
 use super::CappedOutput;
 use super::confine::Confinement;
 use super::env;
+use super::pids::RunCgroup;
 
 /// What to run and under which limits.
 #[derive(Debug, Clone)]
@@ -58,8 +59,19 @@ pub fn run(spec: &RunSpec, should_stop: &dyn Fn() -> bool) -> Result<RunResult> 
     let mut set = vec![("PYTHONDONTWRITEBYTECODE".to_string(), "1".to_string())];
     set.extend(spec.env.iter().cloned());
     let env = env::for_model_code(std::env::vars_os(), &set);
+    // Root's processes ignore the process limit: a pids cgroup caps them where one can be made.
+    let cgroup = spec
+        .confinement
+        .as_ref()
+        .and_then(|confinement| RunCgroup::create(confinement.max_processes));
     let prepared = match &spec.confinement {
-        Some(confinement) => Some(confinement.prepare(&env, &spec.argv, &spec.cwd)?),
+        Some(confinement) => {
+            let mut prepared = confinement.prepare(&env, &spec.argv, &spec.cwd)?;
+            if let Some(cgroup) = &cgroup {
+                prepared.join_cgroup(cgroup.procs_file().clone());
+            }
+            Some(prepared)
+        }
         None => None,
     };
     let argv = match &prepared {
@@ -138,6 +150,8 @@ pub fn run(spec: &RunSpec, should_stop: &dyn Fn() -> bool) -> Result<RunResult> 
     };
     // Children left behind by the script die with the group, and release the output pipe.
     kill_group(pgid, libc::SIGKILL);
+    // And so do those that left the group, where a cgroup holds them.
+    drop(cgroup);
     // A process that escaped the group (possible only without a pid namespace) may hold the
     // pipe open: wait for the output a little, then go on without it.
     let _ = done_rx.recv_timeout(PIPE_GRACE);
