@@ -4,7 +4,10 @@
 //!
 //! Repetition is found per period p (1 to [`MAX_PERIOD`] tokens) by how long the stream has
 //! matched itself p tokens back: a loop is at least three copies covering at least
-//! [`MIN_SPAN`] tokens. Each token costs O([`MAX_PERIOD`]).
+//! [`MIN_SPAN`] tokens. A counting loop (`Step 7: … Step 8: …`, `line 41, line 42, …`) differs
+//! only in its numbers: it is found the same way on the stream with every number token taken as
+//! one, over at least [`MIN_COUNTING_SPAN`] tokens, since lists of numbers are sometimes meant.
+//! Each token costs O([`MAX_PERIOD`]).
 
 use std::collections::VecDeque;
 
@@ -16,15 +19,21 @@ pub const MAX_PERIOD: usize = 200;
 pub const MIN_SPAN: usize = 96;
 /// Fewest copies of the unit.
 const MIN_COPIES: usize = 3;
+/// Fewest tokens a loop whose copies differ only in their numbers must cover.
+pub const MIN_COUNTING_SPAN: usize = 2 * MIN_SPAN;
+/// What every number token is taken as in the counting stream.
+const NUMBER: i32 = i32::MIN;
 
 /// What went wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Degenerate {
-    /// The last `period × copies` tokens are `copies` copies of one unit, which reads `text`.
+    /// The last `period × copies` tokens are `copies` copies of one unit, which reads `text`
+    /// (the copies' numbers differ when `counting`).
     Repeats {
         period: usize,
         copies: usize,
         text: String,
+        counting: bool,
         /// Bytes of text in all the copies but the first: what to cut to keep one.
         repeats_bytes: usize,
     },
@@ -35,12 +44,18 @@ pub enum Degenerate {
 impl std::fmt::Display for Degenerate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Degenerate::Repeats { copies, text, .. } => {
+            Degenerate::Repeats {
+                copies,
+                text,
+                counting,
+                ..
+            } => {
                 let shown: String = text.chars().take(60).collect();
                 let cut = if shown.len() < text.len() { "…" } else { "" };
+                let counting = if *counting { ", counting" } else { "" };
                 write!(
                     f,
-                    "it repeated {:?}{cut} {copies} times",
+                    "it repeated {:?}{cut} {copies} times{counting}",
                     shown.replace('\n', "⏎")
                 )
             }
@@ -53,9 +68,13 @@ impl std::fmt::Display for Degenerate {
 #[derive(Debug, Clone)]
 pub struct LoopGuard {
     tokens: VecDeque<i32>,
+    /// The tokens with every number token as [`NUMBER`].
+    shapes: VecDeque<i32>,
     pieces: VecDeque<String>,
     /// For each period p (index p - 1), how many tokens in a row matched the token p back.
     matched: Vec<usize>,
+    /// The same over `shapes`.
+    shape_matched: Vec<usize>,
     /// The last characters of text, for markers cut across tokens.
     tail: String,
     watch_markers: bool,
@@ -66,8 +85,10 @@ impl LoopGuard {
     pub fn new(markers: bool) -> LoopGuard {
         LoopGuard {
             tokens: VecDeque::new(),
+            shapes: VecDeque::new(),
             pieces: VecDeque::new(),
             matched: vec![0; MAX_PERIOD],
+            shape_matched: vec![0; MAX_PERIOD],
             tail: String::new(),
             watch_markers: markers,
         }
@@ -81,11 +102,15 @@ impl LoopGuard {
 
     /// Takes the next token and its text; says so once the stream has gone degenerate.
     pub fn push(&mut self, token: i32, piece: &str) -> Option<Degenerate> {
+        let digits = piece.trim();
+        let number = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
         self.tokens.push_back(token);
+        self.shapes.push_back(if number { NUMBER } else { token });
         self.pieces.push_back(piece.to_string());
         let keep = MAX_PERIOD * MIN_COPIES + 1;
         if self.tokens.len() > keep {
             self.tokens.pop_front();
+            self.shapes.pop_front();
             self.pieces.pop_front();
         }
         if self.watch_markers && !piece.is_empty() {
@@ -102,48 +127,71 @@ impl LoopGuard {
                 self.tail.drain(..cut);
             }
         }
+        let found = longest_loop(&self.tokens, &mut self.matched, MIN_SPAN)
+            .map(|found| (found, false))
+            .or_else(|| {
+                longest_loop(&self.shapes, &mut self.shape_matched, MIN_COUNTING_SPAN)
+                    .map(|found| (found, true))
+            });
+        let ((period, span), counting) = found?;
         let n = self.tokens.len();
-        for period in 1..=MAX_PERIOD {
-            let run = &mut self.matched[period - 1];
-            if n > period && self.tokens[n - 1] == self.tokens[n - 1 - period] {
-                *run += 1;
-            } else {
-                *run = 0;
-                continue;
-            }
-            let span = *run + period;
-            if span >= MIN_SPAN && span >= MIN_COPIES * period {
-                let text: String = self
-                    .pieces
-                    .iter()
-                    .skip(n - period)
-                    .map(String::as_str)
-                    .collect();
-                let copies = span / period;
-                let repeats_bytes = self
-                    .pieces
-                    .iter()
-                    .skip(n - (copies - 1) * period)
-                    .map(String::len)
-                    .sum();
-                self.reset();
-                return Some(Degenerate::Repeats {
-                    period,
-                    copies,
-                    text,
-                    repeats_bytes,
-                });
-            }
-        }
-        None
+        let text: String = self
+            .pieces
+            .iter()
+            .skip(n - period)
+            .map(String::as_str)
+            .collect();
+        let copies = span / period;
+        let repeats_bytes = self
+            .pieces
+            .iter()
+            .skip(n - (copies - 1) * period)
+            .map(String::len)
+            .sum();
+        self.reset();
+        Some(Degenerate::Repeats {
+            period,
+            copies,
+            text,
+            counting,
+            repeats_bytes,
+        })
     }
 
     fn reset(&mut self) {
         self.tokens.clear();
+        self.shapes.clear();
         self.pieces.clear();
         self.matched.iter_mut().for_each(|m| *m = 0);
+        self.shape_matched.iter_mut().for_each(|m| *m = 0);
         self.tail.clear();
     }
+}
+
+/// Updates `matched` (per period, how many tokens in a row matched the one a period back) for the
+/// last token of `stream`; the first period whose copies now cover `min_span` tokens, with that
+/// span.
+fn longest_loop(
+    stream: &VecDeque<i32>,
+    matched: &mut [usize],
+    min_span: usize,
+) -> Option<(usize, usize)> {
+    let n = stream.len();
+    let mut found = None;
+    for period in 1..=MAX_PERIOD {
+        let run = &mut matched[period - 1];
+        if n > period && stream[n - 1] == stream[n - 1 - period] {
+            *run += 1;
+        } else {
+            *run = 0;
+            continue;
+        }
+        let span = *run + period;
+        if found.is_none() && span >= min_span && span >= MIN_COPIES * period {
+            found = Some((period, span));
+        }
+    }
+    found
 }
 
 #[cfg(test)]
@@ -172,8 +220,10 @@ mod tests {
                 period,
                 copies,
                 text,
+                counting,
                 repeats_bytes,
             } => {
+                assert!(!counting);
                 assert_eq!(period, 20);
                 assert!(copies >= 4);
                 assert_eq!(repeats_bytes, (copies - 1) * text.len());
@@ -204,6 +254,49 @@ mod tests {
         assert_eq!(feed(&mut guard, &twice), None);
     }
 
+    /// `Step N: check again` for N = 1, 2, …, its digits one token each; the step found at.
+    fn count_steps(
+        guard: &mut LoopGuard,
+        words: impl Fn(u32) -> [i32; 3],
+    ) -> Option<(u32, Degenerate)> {
+        for step in 1..200u32 {
+            let mut pieces: Vec<(i32, String)> = vec![(1, "Step".into()), (2, " ".into())];
+            for digit in step.to_string().chars() {
+                pieces.push((500 + digit.to_digit(10).unwrap() as i32, digit.to_string()));
+            }
+            for word in words(step) {
+                pieces.push((word, format!(" w{word}")));
+            }
+            pieces.push((6, "\n".into()));
+            for (token, piece) in pieces {
+                if let Some(found) = guard.push(token, &piece) {
+                    return Some((step, found));
+                }
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn a_counting_loop_is_a_loop() {
+        let mut guard = LoopGuard::new(false);
+        let (at, found) = count_steps(&mut guard, |_| [3, 4, 5]).expect("a counting loop");
+        assert!(
+            matches!(found, Degenerate::Repeats { counting: true, .. }),
+            "{found:?}"
+        );
+        // 8 tokens a step from step 10 on: MIN_COUNTING_SPAN is 24 of them.
+        assert!((20..60).contains(&at), "found at step {at}");
+        assert!(found.to_string().ends_with("times, counting"), "{found}");
+    }
+
+    #[test]
+    fn a_numbered_list_of_different_items_is_not_a_loop() {
+        let mut guard = LoopGuard::new(false);
+        let found = count_steps(&mut guard, |step| [3, 1000 + step as i32, 5]);
+        assert_eq!(found, None);
+    }
+
     #[test]
     fn markers_cut_across_tokens_are_seen() {
         let mut guard = LoopGuard::new(true);
@@ -222,6 +315,7 @@ mod tests {
             period: 2,
             copies: 5,
             text: "**#".into(),
+            counting: false,
             repeats_bytes: 12,
         };
         assert_eq!(d.to_string(), "it repeated \"**#\" 5 times");
