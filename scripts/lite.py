@@ -8,6 +8,13 @@ commit 9039a5db8b617ae6cf2c63bc08c295958c8a4968, a copy of princeton-nlp/SWE-ben
 `--repos` holds a git clone (bare or not, with history) of each repository, named
 `owner+name`, `owner__name` or `owner+name/repo`; repositories without one are left out and named.
 
+`--sdists` stands in for a development repository that has no clone (django, scikit-learn and
+matplotlib are larger than some machines may fetch): each instance gets the source distribution
+that PyPI holds for its version (`X.Y`, else the lowest `X.Y.N`), unpacked into a one-commit git repository
+under `OUT/sdists/`. That tree is the release that followed the instance's base commit, not the
+commit itself, so it approximates it: good for developing rules, not for held-out figures.
+Such rows carry `"tree": "sdist NAME-VERSION"`.
+
 It writes into `--out`:
   - `dev.jsonl`: Lite's django, scikit-learn and matplotlib instances, to develop on;
   - `heldout.jsonl`: Lite's other repositories but the four of ../shared/eval, kept for measuring;
@@ -23,8 +30,12 @@ import argparse
 import json
 import os
 import re
+import shutil
 import stat
+import subprocess
 import sys
+import tarfile
+import urllib.request
 
 # The repositories of ../shared/eval: developed on since the start, in neither set.
 EVAL = {"psf/requests", "pallets/flask", "pylint-dev/pylint", "mwaskom/seaborn"}
@@ -40,8 +51,15 @@ line="$(grep -h "\"instance_id\": \"$1\"" "$here"/dev.jsonl "$here"/heldout.json
 if [ -z "$line" ]; then echo "prepare.sh: unknown instance $1" >&2; exit 1; fi
 repo="$(printf '%s' "$line" | python3 -c 'import json,sys; print(json.load(sys.stdin)["repo"])')"
 base="$(printf '%s' "$line" | python3 -c 'import json,sys; print(json.load(sys.stdin)["base_commit"])')"
-src="$(grep -F "$repo " "$here/clones.txt" | cut -d' ' -f2-)"
 if [ -e "$2" ] && [ -n "$(ls -A "$2")" ]; then echo "prepare.sh: $2 is not empty" >&2; exit 1; fi
+src="$(grep -F "$repo " "$here/clones.txt" | cut -d' ' -f2- || true)"
+if [ -z "$src" ]; then
+  version="$(printf '%s' "$line" | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')"
+  src="$(grep -F "$repo $version " "$here/sdists.txt" | cut -d' ' -f3-)"
+  git clone -q --shared "$src" "$2" >&2
+  cd "$2" && pwd
+  exit 0
+fi
 git clone -q --shared --no-checkout "$src" "$2" >&2
 git -C "$2" -c advice.detachedHead=false checkout -q -B base "$base" >&2
 cd "$2" && pwd
@@ -61,16 +79,59 @@ def clone_of(repos, repo):
     return None
 
 
+# PyPI's name of each repository that may stand in as an sdist.
+PYPI = {"django/django": "django", "scikit-learn/scikit-learn": "scikit-learn",
+        "matplotlib/matplotlib": "matplotlib"}
+
+
+def sdist_repo(out, repo, version):
+    """A one-commit git repository of `repo`'s sdist for `version`, made once; None if PyPI has
+    none."""
+    name = PYPI[repo]
+    dest = os.path.join(out, "sdists", f"{repo.replace('/', '+')}-{version}")
+    if os.path.isdir(os.path.join(dest, ".git")):
+        return dest
+    with urllib.request.urlopen(f"https://pypi.org/simple/{name}/") as page:
+        links = re.findall(r'href="([^"]+)"', page.read().decode())
+    # The series' first release: X.Y, else the lowest X.Y.N.
+    pattern = re.compile(rf"/{re.escape(name)}-{re.escape(version)}(?:\.(\d+))?\.tar\.gz#", re.I)
+    found = sorted((int(m.group(1) or -1), link) for link in links if (m := pattern.search(link)))
+    if not found:
+        return None
+    url = found[0][1]
+    shutil.rmtree(dest, ignore_errors=True)
+    os.makedirs(dest)
+    archive = dest + ".tar.gz"
+    urllib.request.urlretrieve(url.split("#")[0], archive)
+    with tarfile.open(archive) as tar:
+        for member in tar.getmembers():
+            parts = member.name.split("/", 1)
+            if len(parts) < 2 or not (member.isfile() or member.isdir()):
+                continue
+            if parts[1].split("/")[0].endswith(".egg-info") or parts[1] == "PKG-INFO":
+                continue
+            member.name = parts[1]
+            tar.extract(member, dest, filter="data")
+    os.remove(archive)
+    git = ["git", "-C", dest, "-c", "user.name=lite", "-c", "user.email=lite@localhost"]
+    subprocess.run(git[:3] + ["init", "-q"], check=True)
+    subprocess.run(git + ["add", "-A", "-f"], check=True)
+    subprocess.run(git + ["commit", "-q", "-m", f"{name} {version} sdist"], check=True)
+    return dest
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lite", required=True)
     parser.add_argument("--repos", required=True)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--sdists", action="store_true",
+                        help="stand in for development repositories without a clone with sdists")
     args = parser.parse_args()
     with open(args.lite) as f:
         rows = json.load(f)
     os.makedirs(args.out, exist_ok=True)
-    clones, missing = {}, set()
+    clones, missing, sdists = {}, set(), {}
     sets = {"dev": [], "heldout": []}
     for row in rows:
         repo = row["repo"]
@@ -82,8 +143,16 @@ def main():
                 missing.add(repo)
             else:
                 clones[repo] = path
+        tree = None
         if repo in missing:
-            continue
+            if not (args.sdists and repo in PYPI):
+                continue
+            key = (repo, row["version"])
+            if key not in sdists:
+                sdists[key] = sdist_repo(args.out, repo, row["version"])
+            if sdists[key] is None:
+                continue
+            tree = f"sdist {PYPI[repo]}-{row['version']}"
         out = {
             "instance_id": row["instance_id"],
             "repo": repo,
@@ -97,6 +166,8 @@ def main():
             "PASS_TO_PASS": json.loads(row["PASS_TO_PASS"]),
             "version": row["version"],
         }
+        if tree:
+            out["tree"] = tree
         sets["dev" if repo in DEV else "heldout"].append(out)
     for name, items in sets.items():
         items.sort(key=lambda r: r["instance_id"])
@@ -107,12 +178,24 @@ def main():
     with open(os.path.join(args.out, "clones.txt"), "w") as f:
         for repo, path in sorted(clones.items()):
             f.write(f"{repo} {path}\n")
+    with open(os.path.join(args.out, "sdists.txt"), "w") as f:
+        for (repo, version), path in sorted(sdists.items()):
+            if path:
+                f.write(f"{repo} {version} {path}\n")
     prepare = os.path.join(args.out, "prepare.sh")
     with open(prepare, "w") as f:
         f.write(PREPARE)
     os.chmod(prepare, os.stat(prepare).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     for repo in sorted(missing):
-        print(f"no clone of {repo} in {args.repos}: its instances are left out", file=sys.stderr)
+        if args.sdists and repo in PYPI:
+            versions = sorted(v for (r, v), path in sdists.items() if r == repo and path)
+            gone = sorted(v for (r, v), path in sdists.items() if r == repo and not path)
+            print(f"no clone of {repo}: sdists of {', '.join(versions)} stand in"
+                  + (f" (none on PyPI for {', '.join(gone)}: left out)" if gone else ""),
+                  file=sys.stderr)
+        else:
+            print(f"no clone of {repo} in {args.repos}: its instances are left out",
+                  file=sys.stderr)
     print(os.path.abspath(args.out))
 
 
