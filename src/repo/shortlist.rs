@@ -1,7 +1,8 @@
 //! Ranking files for an issue: BM25 over code-aware tokens, half whole-file and half best
-//! passage, boosted by what the issue names — file paths, stack-trace frames, dotted module
-//! paths, and identifiers defined in the index — with test, non-code and vendored files ranked
-//! below source files. The issue is read without its environment report.
+//! passage, boosted by what the issue names — file paths, stack-trace frames (the deepest most),
+//! dotted module paths, and identifiers defined in the index — with test, non-code, vendored and
+//! root-level tooling files ranked below source files. The issue is read without its environment
+//! report.
 //!
 //! The weights are fixed by reasoning about issue texts in general (see the constants), not
 //! fitted to any repository.
@@ -21,6 +22,12 @@ use super::vendored::Vendored;
 const PATH_BOOST: f64 = 1.0;
 /// A file in the stack trace.
 const FRAME_BOOST: f64 = 0.8;
+/// Frames this many or more before the deepest one of the repository's files count
+/// [`FAR_FRAME_FACTOR`] as much: in the 198 development issues, 40% of the deepest such frames
+/// were in a gold file, 19–37% of the next four, and 9% of those further out (the entry points
+/// and plumbing a call passes through).
+const FAR_FRAME: usize = 5;
+const FAR_FRAME_FACTOR: f64 = 0.3;
 /// A module named with dots (`pkg.module`, `from pkg.module import x`).
 const MODULE_BOOST: f64 = 0.6;
 /// The most that the definitions of mentioned identifiers add to one file.
@@ -197,8 +204,14 @@ fn boosts(index: &RepoIndex, mentions: &Mentions) -> HashMap<usize, f64> {
         .map(|f| match_path(index, &f.path))
         .filter(|slots| !slots.is_empty())
         .collect();
-    for slots in &frames {
-        add(slots, FRAME_BOOST, &mut frame_boosts);
+    for (i, slots) in frames.iter().enumerate() {
+        let from_end = frames.len() - 1 - i;
+        let boost = if from_end >= FAR_FRAME {
+            FRAME_BOOST * FAR_FRAME_FACTOR
+        } else {
+            FRAME_BOOST
+        };
+        add(slots, boost, &mut frame_boosts);
     }
     let mut module_boosts = HashMap::new();
     for dotted in &mentions.dotted {
