@@ -127,10 +127,10 @@ impl LoopGuard {
                 self.tail.drain(..cut);
             }
         }
-        let found = longest_loop(&self.tokens, &mut self.matched, MIN_SPAN)
+        let found = loop_ending_here(&self.tokens, &mut self.matched, MIN_SPAN)
             .map(|found| (found, false))
             .or_else(|| {
-                longest_loop(&self.shapes, &mut self.shape_matched, MIN_COUNTING_SPAN)
+                loop_ending_here(&self.shapes, &mut self.shape_matched, MIN_COUNTING_SPAN)
                     .map(|found| (found, true))
             });
         let ((period, span), counting) = found?;
@@ -169,9 +169,9 @@ impl LoopGuard {
 }
 
 /// Updates `matched` (per period, how many tokens in a row matched the one a period back) for the
-/// last token of `stream`; the first period whose copies now cover `min_span` tokens, with that
-/// span.
-fn longest_loop(
+/// last token of `stream`; the shortest period whose copies now cover `min_span` tokens, with
+/// that span.
+fn loop_ending_here(
     stream: &VecDeque<i32>,
     matched: &mut [usize],
     min_span: usize,

@@ -4,8 +4,9 @@
 //! calls: no allocation, no locks. All text it writes, the Landlock ruleset and bubblewrap's
 //! command line are prepared by [`Confinement::prepare`] in the parent.
 //!
-//! The order matters: the run's pids cgroup first (where ponder made one), then new namespaces (a user namespace when available, so that even root
-//! loses its host capabilities and the process limit is counted per sandbox), then the uid/gid
+//! The order matters: the run's pids cgroup first (where ponder made one), then new namespaces (a
+//! user namespace when available, so that even root loses its host capabilities and the process
+//! limit is counted per sandbox), then the uid/gid
 //! maps (files under `/proc`), the loopback interface, resource limits, the pid namespace's init,
 //! a fresh `/proc` that shows only the sandbox's processes, and last Landlock (which forbids
 //! mounting). With a pid namespace the chain is `ponder → waiter → init (pid 1) → command`: when

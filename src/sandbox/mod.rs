@@ -4,7 +4,8 @@
 //! allow-listed environment ([`env`]) and capped output ([`run`]); on Linux it is also confined
 //! ([`Confinement`]): a private network namespace (no network), Landlock or bubblewrap (reads only
 //! its worktree, the system and its tools, writes only in its worktree and private temp dir:
-//! [`Access`]), a pid namespace (nothing outlives it) and a process limit (a pids cgroup for root: [`pids`]).
+//! [`Access`]), a pid namespace (nothing outlives it) and a process limit (a pids cgroup for
+//! root: [`pids`]).
 //! [`Isolation::detect`] finds what this machine allows; model code runs uncontained only when the
 //! user allowed it. [`verify()`] tests one candidate in a throw-away worktree and returns the
 //! runs and a verdict ([`grade`]); pytest logs are read as SWE-bench reads them ([`test_log`]).

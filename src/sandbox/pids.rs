@@ -54,7 +54,7 @@ impl RunCgroup {
     }
 
     /// Kills every process in the cgroup, until none is left or a second has passed.
-    pub fn kill_all(&self) {
+    fn kill_all(&self) {
         let started = Instant::now();
         // cgroup v2 kills the whole cgroup at once.
         let _ = std::fs::write(self.dir.join("cgroup.kill"), "1");
