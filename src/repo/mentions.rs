@@ -21,6 +21,9 @@ pub struct Mentions {
     pub identifiers: HashMap<String, usize>,
     /// Other capitalised words (`Blueprint`, `Session`): class names when the index defines them.
     pub capitalized: HashMap<String, usize>,
+    /// Members used on a class, as `(class, member)`: `Class.member`, `x.member` after
+    /// `x = Class(…)` ([`super::members`]).
+    pub members: Vec<(String, String)>,
 }
 
 /// One frame of a stack trace.
@@ -53,6 +56,7 @@ pub fn extract(text: &str) -> Mentions {
             mentions.frames.push(frame);
         }
     }
+    mentions.members = super::members::class_members(text);
     let in_backticks = backticked(text);
     let aliased = aliased_imports(text);
     for (start, word) in path_words(text) {
