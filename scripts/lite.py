@@ -10,10 +10,12 @@ commit 9039a5db8b617ae6cf2c63bc08c295958c8a4968, a copy of princeton-nlp/SWE-ben
 
 `--sdists` stands in for a development repository that has no clone (django, scikit-learn and
 matplotlib are larger than some machines may fetch): each instance gets the source distribution
-that PyPI holds for its version (`X.Y`, else the lowest `X.Y.N`), unpacked into a one-commit git repository
-under `OUT/sdists/`. That tree is the release that followed the instance's base commit, not the
-commit itself, so it approximates it: good for developing rules, not for held-out figures.
-Such rows carry `"tree": "sdist NAME-VERSION"`.
+of the highest release PyPI received before the issue was opened (pre-releases count: they are
+the development branch at that time), unpacked into a one-commit git repository under
+`OUT/sdists/`. A release made after the issue would often hold the fix itself (the first try,
+each instance's own `X.Y` release, held the gold patch's new lines in 112 of 160). That tree is
+older than the base commit, so it approximates it: good for developing rules, not for held-out
+figures. Such rows carry `"tree": "sdist NAME-RELEASE"` and `"sdist_release"`.
 
 It writes into `--out`:
   - `dev.jsonl`: Lite's django, scikit-learn and matplotlib instances, to develop on;
@@ -35,6 +37,7 @@ import stat
 import subprocess
 import sys
 import tarfile
+import urllib.parse
 import urllib.request
 
 # The repositories of ../shared/eval: developed on since the start, in neither set.
@@ -54,8 +57,8 @@ base="$(printf '%s' "$line" | python3 -c 'import json,sys; print(json.load(sys.s
 if [ -e "$2" ] && [ -n "$(ls -A "$2")" ]; then echo "prepare.sh: $2 is not empty" >&2; exit 1; fi
 src="$(grep -F "$repo " "$here/clones.txt" | cut -d' ' -f2- || true)"
 if [ -z "$src" ]; then
-  version="$(printf '%s' "$line" | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')"
-  src="$(grep -F "$repo $version " "$here/sdists.txt" | cut -d' ' -f3-)"
+  release="$(printf '%s' "$line" | python3 -c 'import json,sys; print(json.load(sys.stdin)["sdist_release"])')"
+  src="$(grep -F "$repo $release " "$here/sdists.txt" | cut -d' ' -f3-)"
   git clone -q --shared "$src" "$2" >&2
   cd "$2" && pwd
   exit 0
@@ -84,25 +87,51 @@ PYPI = {"django/django": "django", "scikit-learn/scikit-learn": "scikit-learn",
         "matplotlib/matplotlib": "matplotlib"}
 
 
-def sdist_repo(out, repo, version):
-    """A one-commit git repository of `repo`'s sdist for `version`, made once; None if PyPI has
-    none."""
+RELEASES = {}
+
+
+def version_key(version):
+    """An ordering key for `X.Y[.Z][aN|bN|rcN]`, None for other forms (post, dev releases)."""
+    m = re.fullmatch(r"(\d+)\.(\d+)(?:\.(\d+))?(?:(a|b|rc)(\d+))?", version)
+    if not m:
+        return None
+    stage = {"a": 0, "b": 1, "rc": 2, None: 3}[m.group(4)]
+    return (int(m.group(1)), int(m.group(2)), int(m.group(3) or 0), stage, int(m.group(5) or 0))
+
+
+def release_before(repo, created_at):
+    """The highest release of `repo` whose sdist PyPI received before `created_at` (ISO 8601), as
+    (version, url); None if there is none."""
     name = PYPI[repo]
-    dest = os.path.join(out, "sdists", f"{repo.replace('/', '+')}-{version}")
+    if name not in RELEASES:
+        with urllib.request.urlopen(f"https://pypi.org/pypi/{name}/json") as page:
+            base = page.geturl()
+            releases = json.load(page)["releases"]
+        for files in releases.values():
+            for f in files:
+                f["url"] = urllib.parse.urljoin(base, f["url"])
+        RELEASES[name] = releases
+    best = None
+    for version, files in RELEASES[name].items():
+        key = version_key(version)
+        sdist = [f for f in files if f["packagetype"] == "sdist" and f["url"].endswith(".tar.gz")]
+        if key is None or not sdist or sdist[0]["upload_time_iso_8601"] >= created_at:
+            continue
+        if best is None or key > best[0]:
+            best = (key, version, sdist[0]["url"])
+    return best and best[1:]
+
+
+def sdist_repo(out, repo, release, url):
+    """A one-commit git repository of `repo`'s sdist of `release` from `url`, made once."""
+    name = PYPI[repo]
+    dest = os.path.join(out, "sdists", f"{repo.replace('/', '+')}-{release}")
     if os.path.isdir(os.path.join(dest, ".git")):
         return dest
-    with urllib.request.urlopen(f"https://pypi.org/simple/{name}/") as page:
-        links = re.findall(r'href="([^"]+)"', page.read().decode())
-    # The series' first release: X.Y, else the lowest X.Y.N.
-    pattern = re.compile(rf"/{re.escape(name)}-{re.escape(version)}(?:\.(\d+))?\.tar\.gz#", re.I)
-    found = sorted((int(m.group(1) or -1), link) for link in links if (m := pattern.search(link)))
-    if not found:
-        return None
-    url = found[0][1]
     shutil.rmtree(dest, ignore_errors=True)
     os.makedirs(dest)
     archive = dest + ".tar.gz"
-    urllib.request.urlretrieve(url.split("#")[0], archive)
+    urllib.request.urlretrieve(url, archive)
     with tarfile.open(archive) as tar:
         for member in tar.getmembers():
             parts = member.name.split("/", 1)
@@ -116,7 +145,7 @@ def sdist_repo(out, repo, version):
     git = ["git", "-C", dest, "-c", "user.name=lite", "-c", "user.email=lite@localhost"]
     subprocess.run(git[:3] + ["init", "-q"], check=True)
     subprocess.run(git + ["add", "-A", "-f"], check=True)
-    subprocess.run(git + ["commit", "-q", "-m", f"{name} {version} sdist"], check=True)
+    subprocess.run(git + ["commit", "-q", "-m", f"{name} {release} sdist"], check=True)
     return dest
 
 
@@ -131,7 +160,7 @@ def main():
     with open(args.lite) as f:
         rows = json.load(f)
     os.makedirs(args.out, exist_ok=True)
-    clones, missing, sdists = {}, set(), {}
+    clones, missing, sdists, missing_release = {}, set(), {}, []
     sets = {"dev": [], "heldout": []}
     for row in rows:
         repo = row["repo"]
@@ -147,12 +176,15 @@ def main():
         if repo in missing:
             if not (args.sdists and repo in PYPI):
                 continue
-            key = (repo, row["version"])
-            if key not in sdists:
-                sdists[key] = sdist_repo(args.out, repo, row["version"])
-            if sdists[key] is None:
+            found = release_before(repo, row["created_at"])
+            if found is None:
+                missing_release.append(row["instance_id"])
                 continue
-            tree = f"sdist {PYPI[repo]}-{row['version']}"
+            release, url = found
+            key = (repo, release)
+            if key not in sdists:
+                sdists[key] = sdist_repo(args.out, repo, release, url)
+            tree = release
         out = {
             "instance_id": row["instance_id"],
             "repo": repo,
@@ -167,7 +199,8 @@ def main():
             "version": row["version"],
         }
         if tree:
-            out["tree"] = tree
+            out["tree"] = f"sdist {PYPI[repo]}-{tree}"
+            out["sdist_release"] = tree
         sets["dev" if repo in DEV else "heldout"].append(out)
     for name, items in sets.items():
         items.sort(key=lambda r: r["instance_id"])
@@ -179,23 +212,23 @@ def main():
         for repo, path in sorted(clones.items()):
             f.write(f"{repo} {path}\n")
     with open(os.path.join(args.out, "sdists.txt"), "w") as f:
-        for (repo, version), path in sorted(sdists.items()):
-            if path:
-                f.write(f"{repo} {version} {path}\n")
+        for (repo, release), path in sorted(sdists.items()):
+            f.write(f"{repo} {release} {path}\n")
     prepare = os.path.join(args.out, "prepare.sh")
     with open(prepare, "w") as f:
         f.write(PREPARE)
     os.chmod(prepare, os.stat(prepare).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     for repo in sorted(missing):
         if args.sdists and repo in PYPI:
-            versions = sorted(v for (r, v), path in sdists.items() if r == repo and path)
-            gone = sorted(v for (r, v), path in sdists.items() if r == repo and not path)
-            print(f"no clone of {repo}: sdists of {', '.join(versions)} stand in"
-                  + (f" (none on PyPI for {', '.join(gone)}: left out)" if gone else ""),
+            releases = sorted((r for (o, r) in sdists if o == repo), key=version_key)
+            print(f"no clone of {repo}: sdists of {', '.join(releases)} stand in",
                   file=sys.stderr)
         else:
             print(f"no clone of {repo} in {args.repos}: its instances are left out",
                   file=sys.stderr)
+    if missing_release:
+        print(f"no release on PyPI before the issue, left out: {', '.join(missing_release)}",
+              file=sys.stderr)
     print(os.path.abspath(args.out))
 
 

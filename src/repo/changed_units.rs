@@ -10,11 +10,15 @@
 use std::collections::BTreeSet;
 
 use super::RepoIndex;
+use super::hunk_offset::relocate;
 use super::index::IndexedFile;
 use super::symbol_rank::units;
 
-/// The `(path, unit)` pairs `diff` changes in the files of `index`, sorted.
+/// The `(path, unit)` pairs `diff` changes in the files of `index`, sorted. Hunks are first moved
+/// to where their old lines are in the indexed files ([`relocate`]), so a diff made against
+/// another version of a file still names the units it changes.
 pub fn changed_units(index: &RepoIndex, diff: &str) -> Vec<(String, String)> {
+    let diff = relocate(diff, |path| index.file(path));
     let mut found: BTreeSet<(String, String)> = BTreeSet::new();
     let mut file: Option<&IndexedFile> = None;
     // Original line number of the next old line in the current hunk.

@@ -12,6 +12,7 @@ mod bound;
 mod cached;
 mod changed_units;
 mod fresh;
+mod hunk_offset;
 mod index;
 mod inherited;
 mod issue_text;

@@ -162,12 +162,23 @@ fn is_root_python(path: &str) -> bool {
     !path.contains('/') && path.ends_with(".py")
 }
 
-/// Documentation, examples and benchmarks: code there is rarely what an issue is about.
+/// Documentation, examples, tutorials (sphinx-gallery's `tutorials/`, `galleries/`) and
+/// benchmarks: code there is rarely what an issue is about.
 pub fn is_docs_path(path: &str) -> bool {
     path.split('/').rev().skip(1).any(|dir| {
         matches!(
             dir,
-            "doc" | "docs" | "example" | "examples" | "benchmarks" | "bench" | "benches"
+            "doc"
+                | "docs"
+                | "example"
+                | "examples"
+                | "tutorial"
+                | "tutorials"
+                | "gallery"
+                | "galleries"
+                | "benchmarks"
+                | "bench"
+                | "benches"
         )
     })
 }
