@@ -70,12 +70,9 @@ fn nearest_match(file: &IndexedFile, old: &[&str], stated: usize) -> Option<usiz
         return None;
     }
     let matches_at = |start: usize| {
-        old.iter().enumerate().all(|(k, want)| {
-            file.lines(start + k, start + k)
-                .trim_end_matches(['\n', '\r'])
-                .trim_end()
-                == want.trim_end()
-        })
+        old.iter()
+            .enumerate()
+            .all(|(k, want)| file.lines(start + k, start + k).trim_end() == want.trim_end())
     };
     let last = count + 1 - old.len();
     let stated = stated.clamp(1, last);

@@ -1,9 +1,8 @@
 //! Ranking files for an issue: BM25 over code-aware tokens, half whole-file and half best
 //! passage, boosted by what the issue names — file paths, stack-trace frames (the deepest most),
 //! dotted module paths, identifiers defined in the index, and methods used on a class but
-//! inherited from a base — with test, non-code, vendored and
-//! root-level tooling files ranked below source files. The issue is read without its environment
-//! report.
+//! inherited from a base — with test, non-code, vendored and root-level tooling files ranked
+//! below source files. The issue is read without its environment report.
 //!
 //! The weights are fixed by reasoning about issue texts in general (see the constants), not
 //! fitted to any repository.
