@@ -81,17 +81,24 @@ pub fn env_spec(repo: &str, version: &str) -> Option<EnvSpec> {
     }
 }
 
-/// A virtualenv with the spec's Python and packages, built once.
+/// A virtualenv with the spec's Python and packages, built once. Built under a lock on
+/// `NAME.lock` beside it, so that runs at once (`eval run --jobs`, or two `eval run`s) that need
+/// one environment build it once and do not remove it under each other.
 pub fn virtualenv(name: &str, spec: &EnvSpec, checkout: &Path, dir: &Path) -> Result<PathBuf> {
     let venv = dir.join(name);
     let ready = venv.join(".ponder-ready");
     let recipe = format!("{}\n{:?}", spec.packages.join("\n"), spec.requirements);
-    if std::fs::read_to_string(&ready).is_ok_and(|built| built == recipe) {
+    let built = || std::fs::read_to_string(&ready).is_ok_and(|built| built == recipe);
+    if built() {
+        return Ok(venv);
+    }
+    std::fs::create_dir_all(dir)?;
+    let _lock = locked(&dir.join(format!("{name}.lock")))?;
+    if built() {
         return Ok(venv);
     }
     let python = find_python(spec.python)?;
     let _ = std::fs::remove_dir_all(&venv);
-    std::fs::create_dir_all(dir)?;
     eprintln!("building {} with Python {} …", venv.display(), spec.python);
     let status = |mut command: Command, what: &str| -> Result<()> {
         let output = command.output().with_context(|| format!("cannot {what}"))?;
@@ -135,6 +142,19 @@ pub fn virtualenv(name: &str, spec: &EnvSpec, checkout: &Path, dir: &Path) -> Re
     Ok(venv)
 }
 
+/// `path`, created if missing, opened and locked for this process alone until the file is dropped.
+pub(super) fn locked(path: &Path) -> Result<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+    file.lock()
+        .with_context(|| format!("cannot lock {}", path.display()))?;
+    Ok(file)
+}
+
 /// `pythonX.Y` on PATH, or in pyenv's versions folder.
 fn find_python(version: &str) -> Result<PathBuf> {
     let name = format!("python{version}");
@@ -166,4 +186,35 @@ fn find_python(version: &str) -> Result<PathBuf> {
             "Python {version} is not installed (looked for {name} on PATH and in ~/.pyenv/versions)"
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    use super::locked;
+
+    /// Two `eval run --jobs 2` workers once built one environment at once; one removed it under
+    /// the other, whose pip then failed ("No module named pip.__main__").
+    #[test]
+    fn a_second_locker_waits_until_the_first_is_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("env.lock");
+        let done = AtomicBool::new(false);
+        let first = locked(&path).unwrap();
+        std::thread::scope(|scope| {
+            let waiter = scope.spawn(|| {
+                let _second = locked(&path).unwrap();
+                done.load(Ordering::SeqCst)
+            });
+            std::thread::sleep(Duration::from_millis(200));
+            done.store(true, Ordering::SeqCst);
+            drop(first);
+            assert!(
+                waiter.join().unwrap(),
+                "the second lock was taken while the first was held"
+            );
+        });
+    }
 }

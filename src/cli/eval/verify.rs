@@ -345,6 +345,11 @@ fn checkout(id: &str, prepare: &Path, dir: &Path) -> Result<PathBuf> {
         return Ok(dest);
     }
     std::fs::create_dir_all(dir)?;
+    // Another run may be preparing the same checkout: wait for it, then use what it made.
+    let _lock = super::env::locked(&dir.join(format!("{id}.lock")))?;
+    if dest.join(".git").exists() {
+        return Ok(dest);
+    }
     super::prepare_tree(prepare, id, &dest)?;
     Ok(dest)
 }
