@@ -14,6 +14,7 @@
 //! think_budget = 4096     # tokens of thinking per candidate
 //! test_cmd = "pytest -q"
 //! python_env = ".venv"    # the virtualenv Python runs with in verification (relative to the repo)
+//! ranked_symbols = 10     # functions and classes ranked for the issue in the localize prompt
 //! theme = "light"       # dark, light, high-contrast, or themes/NAME.toml beside this file
 //! [stage.patch]           # explicit per-stage overrides
 //! n = 8
@@ -54,6 +55,7 @@ pub struct ConfigFile {
     pub test_timeout_s: Option<u64>,
     pub test_cmd: Option<String>,
     pub python_env: Option<String>,
+    pub ranked_symbols: Option<u32>,
     /// `[llama]`: the llama.cpp engine.
     #[serde(default)]
     pub llama: LlamaConfig,
@@ -179,6 +181,7 @@ pub fn default_settings() -> Settings {
         think: ThinkMode::Auto,
         until: None,
         python_env: None,
+        ranked_symbols: crate::event::RANKED_SYMBOLS,
     }
 }
 
@@ -217,6 +220,7 @@ fn apply(settings: &mut Settings, file: &ConfigFile) {
         test_timeout_s,
         test_cmd,
         python_env,
+        ranked_symbols,
         stage,
         llama: _,
         openai: _,
@@ -251,6 +255,7 @@ fn apply(settings: &mut Settings, file: &ConfigFile) {
     settings.test_timeout_s = test_timeout_s.unwrap_or(settings.test_timeout_s);
     settings.test_cmd = test_cmd.clone().or(settings.test_cmd.take());
     settings.python_env = python_env.clone().or(settings.python_env.take());
+    settings.ranked_symbols = ranked_symbols.unwrap_or(settings.ranked_symbols);
 }
 
 /// Values that parse but cannot be used: the key (dotted) and what is wrong with it.
@@ -354,6 +359,9 @@ mod tests {
         assert!(parse("think = \"maybe\"").is_err());
         assert_eq!(settings.test_cmd.as_deref(), Some("make test"));
         assert_eq!(settings.answer_budget, default_settings().answer_budget);
+        assert_eq!(settings.ranked_symbols, 10);
+        let none = parse("ranked_symbols = 0").unwrap().settings();
+        assert_eq!(none.ranked_symbols, 0);
         let err = error("seed = 1\nthinking = 3");
         assert!(
             err.contains(

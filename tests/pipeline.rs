@@ -113,6 +113,43 @@ fn fixes_the_fixture_and_prompts_carry_answers_never_thinking() {
     assert!(repo.statuses(None).unwrap().is_empty());
 }
 
+/// The localize prompt of a run on the fixture with `settings`.
+fn localize_prompt(settings: ponder::event::Settings) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    support::fixture_repo(dir.path(), &[("calc.py", CALC)]);
+    let prompts = Arc::new(Mutex::new(Vec::new()));
+    let engine = support::Recording {
+        inner: ScriptedEngine::from_toml(&script("    return a - b", true), "test").unwrap(),
+        prompts: prompts.clone(),
+        grammars: Default::default(),
+    };
+    support::run_session(
+        dir.path(),
+        "# add is wrong\n\nadd(2, 2) gives 0",
+        settings,
+        Box::new(engine),
+    );
+    let prompts = prompts.lock().unwrap();
+    let (stage, prompt) = &prompts[1];
+    assert_eq!(*stage, Stage::Localize);
+    prompt.clone()
+}
+
+#[test]
+fn the_localize_prompt_lists_ranked_symbols_unless_set_to_none() {
+    let prompt = localize_prompt(settings());
+    assert!(
+        prompt.contains("most related to the issue")
+            && prompt.contains("- calc.py: add (lines 1-2)"),
+        "{prompt}"
+    );
+    let mut none = settings();
+    none.ranked_symbols = 0;
+    let prompt = localize_prompt(none);
+    assert!(!prompt.contains("most related to the issue"), "{prompt}");
+    assert!(prompt.contains("## calc.py"), "{prompt}");
+}
+
 #[test]
 fn search_text_not_in_the_file_is_an_error_event_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();

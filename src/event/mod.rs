@@ -21,7 +21,7 @@ pub use header::{
     EngineInfo, EngineSource, Issue, ModelFile, Reasoning, Reproduction, SamplingInfo,
     SessionHeader,
 };
-pub use settings::{SearchSettings, SearchStrategy, Settings, ThinkMode};
+pub use settings::{RANKED_SYMBOLS, SearchSettings, SearchStrategy, Settings, ThinkMode};
 pub use state::{
     CandidateState, CandidateStatus, ErrorState, IndexingState, PatchState, RequestState,
     SessionState, StageState, StageStatus, TestRunState, ToolCallState,

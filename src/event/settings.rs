@@ -35,6 +35,17 @@ pub struct Settings {
     /// `None`: the active one, else `.venv/` or `venv/` in the repository, else the system's.
     #[serde(default)]
     pub python_env: Option<String>,
+    /// Functions and classes of the kept files listed, ranked for the issue, in the localize
+    /// prompt (`ranked_symbols`; 0 leaves the list out).
+    #[serde(default = "default_ranked_symbols")]
+    pub ranked_symbols: u32,
+}
+
+/// The ranked functions and classes a localize prompt lists unless set otherwise.
+pub const RANKED_SYMBOLS: u32 = 10;
+
+fn default_ranked_symbols() -> u32 {
+    RANKED_SYMBOLS
 }
 
 /// Whether a model reasons before it answers: the `think` setting.

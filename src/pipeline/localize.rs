@@ -121,17 +121,19 @@ fn outline(text: &str, starts: &[usize], room: usize) -> String {
     out.join("\n")
 }
 
-/// Functions and classes of the kept files listed in the prompt, best first.
-const RANKED_SYMBOLS: usize = 10;
-
 /// The kept files' functions and classes ranked for the issue (issue 18), as prompt lines:
-/// `path: Class.method (lines a-b)`. Empty without an index.
+/// `path: Class.method (lines a-b)`, as many as the `ranked_symbols` setting. Empty without an
+/// index.
 fn ranked_symbols(pipeline: &Pipeline, files: &[String]) -> Vec<String> {
     let Some(index) = &pipeline.index else {
         return Vec::new();
     };
     let issue = pipeline.issue.text();
-    crate::repo::rank_symbols(index, &issue, files, RANKED_SYMBOLS)
+    let wanted = pipeline.settings.ranked_symbols as usize;
+    if wanted == 0 {
+        return Vec::new();
+    }
+    crate::repo::rank_symbols(index, &issue, files, wanted)
         .into_iter()
         .map(|s| format!("{}: {} (lines {}-{})", s.path, s.name, s.start, s.end))
         .collect()
