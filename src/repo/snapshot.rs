@@ -29,7 +29,7 @@ use super::symbols::Symbols;
 use super::text::Text;
 
 /// The snapshot layout and indexing rules this build writes and reads.
-pub const FORMAT: u32 = 3;
+pub const FORMAT: u32 = 4;
 
 /// Files per chunk of the payload.
 const CHUNK_FILES: usize = 256;
