@@ -311,7 +311,7 @@ mod tests {
             .collect();
         assert_eq!(
             (FORMAT, digest.as_str()),
-            (3, "e450e48f0bc438db"),
+            (4, "e450e48f0bc438db"),
             "the indexer's output changed: bump snapshot::FORMAT and update this fingerprint"
         );
     }
