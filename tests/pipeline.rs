@@ -59,19 +59,7 @@ fn settings() -> ponder::event::Settings {
 #[test]
 fn fixes_the_fixture_and_prompts_carry_answers_never_thinking() {
     let dir = tempfile::tempdir().unwrap();
-    support::fixture_repo(dir.path(), &[("calc.py", CALC)]);
-    let prompts = Arc::new(Mutex::new(Vec::new()));
-    let engine = support::Recording {
-        inner: ScriptedEngine::from_toml(&script("    return a - b", true), "test").unwrap(),
-        prompts: prompts.clone(),
-        grammars: Default::default(),
-    };
-    let (events, outcome) = support::run_session(
-        dir.path(),
-        "# add is wrong\n\nadd(2, 2) gives 0",
-        settings(),
-        Box::new(engine),
-    );
+    let (events, outcome, prompts) = run_fixture(dir.path(), settings());
     assert_eq!(outcome, Outcome::Verified { beam: 0 });
 
     let started: Vec<Stage> = events
@@ -87,7 +75,6 @@ fn fixes_the_fixture_and_prompts_carry_answers_never_thinking() {
     assert!(events.iter().any(|e| matches!(&e.event,
         Event::Error { stage: Some(Stage::Understand), beam: Some(0), message } if message.contains("nope.py"))));
 
-    let prompts = prompts.lock().unwrap();
     assert_eq!(prompts.len(), 4);
     for (stage, prompt) in prompts.iter() {
         assert!(
@@ -113,23 +100,32 @@ fn fixes_the_fixture_and_prompts_carry_answers_never_thinking() {
     assert!(repo.statuses(None).unwrap().is_empty());
 }
 
-/// The localize prompt of a run on the fixture with `settings`.
-fn localize_prompt(settings: ponder::event::Settings) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    support::fixture_repo(dir.path(), &[("calc.py", CALC)]);
+/// A run of the scripted fix on the `calc.py` fixture in `dir`: its events, outcome and prompts.
+fn run_fixture(
+    dir: &std::path::Path,
+    settings: ponder::event::Settings,
+) -> (Vec<ponder::event::Envelope>, Outcome, Vec<(Stage, String)>) {
+    support::fixture_repo(dir, &[("calc.py", CALC)]);
     let prompts = Arc::new(Mutex::new(Vec::new()));
     let engine = support::Recording {
         inner: ScriptedEngine::from_toml(&script("    return a - b", true), "test").unwrap(),
         prompts: prompts.clone(),
         grammars: Default::default(),
     };
-    support::run_session(
-        dir.path(),
+    let (events, outcome) = support::run_session(
+        dir,
         "# add is wrong\n\nadd(2, 2) gives 0",
         settings,
         Box::new(engine),
     );
-    let prompts = prompts.lock().unwrap();
+    let prompts = prompts.lock().unwrap().clone();
+    (events, outcome, prompts)
+}
+
+/// The localize prompt of a run on the fixture with `settings`.
+fn localize_prompt(settings: ponder::event::Settings) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _, prompts) = run_fixture(dir.path(), settings);
     let (stage, prompt) = &prompts[1];
     assert_eq!(*stage, Stage::Localize);
     prompt.clone()
