@@ -50,7 +50,7 @@ pub use profile::{FileProfile, profile_files};
 pub use progress::IndexProgress;
 pub use shortlist::{is_docs_path, is_test_path, shortlist};
 pub use skeleton::{class_outline, file_skeleton};
-pub use store::IndexStore;
+pub use store::{IndexStore, open_lock_file};
 pub use symbol::{Symbol, SymbolKind};
 pub use symbol_rank::{RankedSymbol, rank_symbols, unit_at};
 pub use symbols::Symbols;

@@ -196,12 +196,18 @@ impl IndexStore {
 }
 
 fn lock_file(entry: &Path) -> Result<File> {
+    open_lock_file(&entry.join(LOCK))
+}
+
+/// The file at `path`, created if missing and never truncated, opened to be locked
+/// (`File::lock`): what a lock among processes holds.
+pub fn open_lock_file(path: &Path) -> Result<File> {
     File::options()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(entry.join(LOCK))
-        .with_context(|| format!("cannot open {}", entry.join(LOCK).display()))
+        .open(path)
+        .with_context(|| format!("cannot open the lock file {}", path.display()))
 }
 
 fn remove_temporaries(entry: &Path) {

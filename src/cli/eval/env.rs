@@ -144,12 +144,7 @@ pub fn virtualenv(name: &str, spec: &EnvSpec, checkout: &Path, dir: &Path) -> Re
 
 /// `path`, created if missing, opened and locked for this process alone until the file is dropped.
 pub(super) fn locked(path: &Path) -> Result<std::fs::File> {
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+    let file = crate::repo::open_lock_file(path)?;
     file.lock()
         .with_context(|| format!("cannot lock {}", path.display()))?;
     Ok(file)
